@@ -1,0 +1,36 @@
+"""DDPM noise schedule shared by training and every sampler (scaled-linear betas, ε-prediction)."""
+from __future__ import annotations
+
+import torch
+
+from ..config import SchedulerConfig
+
+
+class NoiseSchedule:
+    """``alphas_cumprod (num_train_timesteps,)`` float32, as the official float32 cumulative product.
+
+    Immutable after construction; tensors follow the device of the data passed in."""
+
+    def __init__(self, cfg: SchedulerConfig) -> None:
+        self.cfg = cfg
+        betas = torch.linspace(cfg.beta_start ** 0.5, cfg.beta_end ** 0.5, cfg.num_train_timesteps,
+                               dtype=torch.float32) ** 2
+        self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        self.final_alpha_cumprod = self.alphas_cumprod[0]
+
+    def alpha(self, t: int | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """ᾱ_t broadcast to ``like``'s leading dim: scalar t → 0-d, ``t (B,)`` → ``(B, 1, 1)``; t < 0 → ᾱ_0."""
+        t = torch.as_tensor(t)
+        a = torch.where(t >= 0, self.alphas_cumprod[t.clamp(min=0)], self.final_alpha_cumprod)
+        a = a.to(like.device)
+        return a.view(-1, *([1] * (like.dim() - 1))) if a.dim() == 1 else a
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """Forward process: ``√ᾱ_t x0 + √(1−ᾱ_t) ε``."""
+        a = self.alpha(t, x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def pred_x0(self, sample: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """``x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t``."""
+        a = self.alpha(t, sample)
+        return (sample - (1 - a).sqrt() * eps) / a.sqrt()
