@@ -76,3 +76,9 @@ def empty_cache(device: torch.device) -> None:
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for a CUDA/MPS out-of-memory error."""
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (for honest timings)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,103 @@
+"""``motionlcm`` command line: generate motion to BVH/NPZ, benchmark, evaluate."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _pipeline(args: argparse.Namespace):
+    from . import MotionLCMPipeline
+    if args.checkpoint:
+        return MotionLCMPipeline.from_official_checkpoint(args.checkpoint, version=args.version,
+                                                          text_encoder=args.text_encoder, device=args.device,
+                                                          dtype=args.dtype)
+    return MotionLCMPipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".bvh", ".npz"):
+        raise ValueError(f"--out must end in .bvh or .npz, got {out.name}")
+    pipe = _pipeline(args)
+    if not pipe.trained:
+        print("WARNING: the loaded model is UNTRAINED (random weights): the motion is noise, not your prompt.",
+              file=sys.stderr)
+    res = pipe.generate([args.prompt], seconds=args.seconds, num_steps=args.steps, seed=args.seed,
+                        guidance_scale=args.guidance, teacher=args.teacher)
+    joints = res.clip(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".bvh":
+        from .io.bvh import write_bvh
+        write_bvh(out, joints, fps=res.fps)
+    else:
+        np.savez(out, joints=joints, feats=res.feats[0, : res.lengths[0]], fps=res.fps,
+                 settings=json.dumps({**res.settings, "seed": res.seed, "seconds": args.seconds}))
+    ms = {k: round(v * 1000, 1) for k, v in res.timings.items()}
+    print(f"wrote {out} ({len(joints)} frames at {res.fps} fps, seed {res.seed}, {pipe.description} on "
+          f"{pipe.device_label}); timings ms: {ms}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+    return bench_main(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .eval.cli import main as eval_main
+    return eval_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="motionlcm", description="MotionLCM text-to-motion (in-process, offline)")
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="generate one motion to .bvh or .npz")
+    g.add_argument("prompt")
+    g.add_argument("--seconds", type=float, default=6.0)
+    g.add_argument("--steps", type=int, default=1, choices=[1, 2, 4])
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's per-step map)")
+    g.add_argument("--teacher", action="store_true", help="sample with the MLD teacher (DDIM 50 + CFG)")
+    g.add_argument("--out", required=True, help="output .bvh (SMPL skeleton) or .npz (joints, feats, settings)")
+    for sp in (g,):
+        sp.add_argument("--model", default="embedded", help="our .safetensors file, or 'embedded'")
+        sp.add_argument("--checkpoint", default=None, help="official MotionLCM .ckpt instead of --model")
+        sp.add_argument("--version", default="v2", choices=["v1", "v2"])
+        sp.add_argument("--text-encoder", default=None, help="local sentence-t5-large folder (official weights)")
+        sp.add_argument("--device", default="auto")
+        sp.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
+    g.set_defaults(func=cmd_generate)
+    b = sub.add_parser("bench", help="per-stage latency medians (V2 full config, random weights)")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--runs", type=int, default=10)
+    b.add_argument("--batches", default="1,32")
+    b.add_argument("--frames", type=int, default=196)
+    b.add_argument("--device", default="auto")
+    b.add_argument("--dtypes", default="fp32,bf16")
+    b.add_argument("--model", default=None, help="benchmark a weights file instead of the random V2 config")
+    b.set_defaults(func=cmd_bench)
+    e = sub.add_parser("eval", help="evaluate a model on the test split (markdown table + plot)")
+    e.add_argument("--model", default="embedded")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--out", default="eval_output")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

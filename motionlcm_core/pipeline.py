@@ -1,0 +1,278 @@
+"""Text (+ pinned joints) → latent motion (LCM 1–4 steps or the DDIM teacher) → features → joints.
+
+``MotionLCMPipeline.generate`` runs the numbered stages of MotionLCM in-process; every network and
+table comes from a :class:`~motionlcm_core.config.ModelConfig`."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .config import ModelConfig
+from .control import Control
+from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
+from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
+from .motion import ControlStats, FeatureStats, recover_joints
+from .sampling import ddim_cfg_sample, lcm_sample
+from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
+from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
+
+FPS = 20
+
+
+@dataclass
+class MotionResult:
+    """``joints (B, T, 22, 3)`` float32 metres, Y up, model frame; ``feats (B, T, 263)`` denormalised.
+
+    Frames past ``lengths[b]`` are padding. ``timings`` are seconds per stage."""
+
+    joints: np.ndarray
+    feats: np.ndarray
+    lengths: list[int]
+    fps: int = FPS
+    timings: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def clip(self, i: int) -> np.ndarray:
+        """Joints of sample ``i`` without padding, ``(lengths[i], 22, 3)``."""
+        return self.joints[i, : self.lengths[i]]
+
+
+class _Timer:
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.times = device, {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                synchronize(timer.device)
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                synchronize(timer.device)
+                timer.times[name] = timer.times.get(name, 0.0) + time.perf_counter() - self.t0
+        return _Ctx()
+
+
+class MotionLCMPipeline:
+    """Holds the networks on one device/dtype. Build with :meth:`from_pretrained`,
+    :meth:`from_official_checkpoint` or :meth:`from_config` (random weights, for benchmarks/tests)."""
+
+    def __init__(self, cfg: ModelConfig, *, vae: MotionVAE, denoiser: LatentDenoiser,
+                 stats: FeatureStats, control_stats: ControlStats, teacher: LatentDenoiser | None = None,
+                 controlnet: MotionControlNet | None = None, traj_encoder: TrajectoryEncoder | None = None,
+                 text_encoder_path: str | Path | None = None, device: str | torch.device = "auto",
+                 dtype: str = "fp32", description: str = "", trained: bool = True,
+                 info: dict[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(self.device, dtype)
+        self.vae, self.denoiser, self.teacher = vae, denoiser, teacher
+        self.controlnet, self.traj_encoder = controlnet, traj_encoder
+        for m in self._modules():
+            m.eval().requires_grad_(False).to(self.device, self.dtype)
+        self.stats, self.control_stats = stats, control_stats
+        self.schedule = NoiseSchedule(cfg.scheduler)
+        self.lcm_scheduler = LCMScheduler(cfg.scheduler, self.schedule)
+        self.ddim_scheduler = DDIMScheduler(cfg.scheduler, self.schedule)
+        self.text_encoder_path = Path(text_encoder_path) if text_encoder_path else None
+        self.description = description or f"MotionLCM {cfg.version}"
+        self.trained = trained
+        self.info = info or {}
+
+    # ------------------------------------------------------------------ construction
+    def _modules(self) -> list[torch.nn.Module]:
+        return [m for m in (self.vae, self.denoiser, self.teacher, self.controlnet, self.traj_encoder) if m is not None]
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, *, device: str = "auto", dtype: str = "fp32", seed: int = 0,
+                    with_teacher: bool = True, text_encoder_path: str | Path | None = None) -> "MotionLCMPipeline":
+        """Random (untrained) weights of ``cfg``: for benchmarks and tests, never for animators."""
+        from .motion import humanml3d_control_stats, humanml3d_stats
+        torch.manual_seed(seed)
+        den = LatentDenoiser(cfg.denoiser)
+        teacher = LatentDenoiser(dataclasses.replace(cfg.denoiser, time_cond_proj_dim=None)) if with_teacher else None
+        control = cfg.controlnet is not None
+        return cls(cfg, vae=MotionVAE(cfg.vae), denoiser=den, teacher=teacher,
+                   controlnet=MotionControlNet.from_denoiser(den, cfg.controlnet) if control else None,
+                   traj_encoder=TrajectoryEncoder(cfg.traj_encoder) if control else None,
+                   stats=humanml3d_stats(), control_stats=humanml3d_control_stats(),
+                   text_encoder_path=text_encoder_path, device=device, dtype=dtype,
+                   description=f"random {cfg.version} weights (untrained)", trained=False)
+
+    @classmethod
+    def from_pretrained(cls, path_or_name: str | Path = "embedded", device: str = "auto",
+                        dtype: str = "fp32") -> "MotionLCMPipeline":
+        """Load our safetensors file (``"embedded"`` = the default model shipped with the package)."""
+        from .io.pretrained import load_pretrained
+        return load_pretrained(cls, path_or_name, device=device, dtype=dtype)
+
+    @classmethod
+    def from_official_checkpoint(cls, path: str | Path, version: str = "v2", text_encoder: str | Path | None = None,
+                                 device: str = "auto", arch_overrides: dict[str, Any] | None = None,
+                                 dtype: str = "fp32") -> "MotionLCMPipeline":
+        """Load a released MotionLCM ``.ckpt`` (V1/V2, text-to-motion or control) strictly."""
+        from .io.pretrained import load_official
+        return load_official(cls, path, version=version, text_encoder=text_encoder, device=device,
+                             arch_overrides=arch_overrides, dtype=dtype)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def has_controlnet(self) -> bool:
+        return self.controlnet is not None and self.traj_encoder is not None
+
+    @property
+    def has_teacher(self) -> bool:
+        return self.teacher is not None
+
+    @property
+    def device_label(self) -> str:
+        return device_name(self.device)
+
+    def to(self, device: str | torch.device) -> "MotionLCMPipeline":
+        """Move every network (e.g. CPU fallback after a GPU out-of-memory error)."""
+        self.device = resolve_device(device)
+        if self.device.type == "cpu" and self.dtype == torch.float16:
+            self.dtype = torch.float32
+        for m in self._modules():
+            m.to(self.device, self.dtype)
+        self._text_encoder_cache = None
+        return self
+
+    def text_encoder(self) -> TextEncoder:
+        if self.text_encoder_path is None:
+            if self.cfg.text_encoder == "all-MiniLM-L6-v2":
+                self.text_encoder_path = embedded_model_path()
+            else:
+                raise ValueError(
+                    f"this model needs the text encoder '{self.cfg.text_encoder}': download "
+                    "sentence-transformers/sentence-t5-large to a local folder (e.g. deps/sentence-t5-large) and pass "
+                    "text_encoder=<folder>, or call generate(text_embeddings=...)")
+        enc = cached_encoder(str(self.text_encoder_path), str(self.device), self.cfg.text_encoder)
+        if enc.dim != self.cfg.denoiser.text_dim:
+            raise ValueError(f"text encoder gives {enc.dim}-d embeddings but the model expects "
+                             f"{self.cfg.denoiser.text_dim}-d")
+        return enc
+
+
+    # ------------------------------------------------------------------ generation
+    def validate_request(self, prompts: Sequence[str] | str | None, text_embeddings: Any, lengths: Any,
+                         seconds: Any, num_steps: int, guidance_scale: float | None, teacher: bool,
+                         control: Control | None) -> tuple[list[str] | None, list[int]]:
+        """All input checks, before any work; returns (prompts, lengths)."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if prompts is None and text_embeddings is None:
+            raise ValueError("give prompts (a list of sentences) or text_embeddings")
+        if prompts is not None:
+            prompts = list(prompts)
+            if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
+                raise ValueError("every prompt must be a non-empty sentence, e.g. 'a person walks forward and waves'")
+        batch = len(prompts) if prompts is not None else int(torch.as_tensor(text_embeddings).shape[0])
+        lengths = self._lengths(batch, lengths, seconds)
+        if not teacher and num_steps not in self.cfg.scheduler.lcm_timesteps:
+            raise ValueError(f"num_steps must be one of {sorted(self.cfg.scheduler.lcm_timesteps)}, got {num_steps}")
+        if teacher and not self.has_teacher:
+            raise ValueError("this model has no MLD teacher; use teacher=False (LCM sampling)")
+        if guidance_scale is not None and (not math.isfinite(guidance_scale) or guidance_scale < 1.0):
+            raise ValueError(f"guidance_scale must be a finite number ≥ 1, got {guidance_scale}")
+        if control is not None:
+            if not self.has_controlnet:
+                raise ValueError("pins need a model with a Motion ControlNet; this model has none "
+                                 "(use the embedded model or an official control checkpoint)")
+            control.validated(batch, max(lengths))
+        return prompts, lengths
+
+    def _lengths(self, batch: int, lengths: Any, seconds: Any) -> list[int]:
+        if lengths is None:
+            secs = 6.0 if seconds is None else seconds
+            secs = list(secs) if isinstance(secs, (list, tuple)) else [secs] * batch
+            if any(not isinstance(s, (int, float)) or not math.isfinite(s) for s in secs):
+                raise ValueError(f"seconds must be finite numbers, got {secs}")
+            lengths = [int(round(s * FPS)) for s in secs]
+        elif isinstance(lengths, int):
+            lengths = [lengths] * batch
+        lengths = [int(x) for x in lengths]
+        if len(lengths) != batch:
+            raise ValueError(f"{len(lengths)} lengths for {batch} prompts")
+        lo, hi = self.cfg.min_frames, self.cfg.max_frames
+        for n in lengths:
+            if not lo <= n <= hi:
+                raise ValueError(
+                    f"length {n} frames ({n / FPS:.2f} s) is outside the model's range {lo}–{hi} frames "
+                    f"({lo / FPS:.1f}–{hi / FPS:.1f} s at {FPS} fps). Longer shots are made from several clips: "
+                    "generate each part and sequence them (Bake to NLA; each clip continues from the rig's pose).")
+        return lengths
+
+    def _text(self, prompts: list[str] | None, text_embeddings: Any) -> torch.Tensor:
+        if text_embeddings is not None:
+            emb = torch.as_tensor(text_embeddings, dtype=torch.float32)
+            emb = emb[:, None] if emb.dim() == 2 else emb
+            if emb.dim() != 3 or emb.shape[1:] != (1, self.cfg.denoiser.text_dim):
+                raise ValueError(f"text_embeddings must be (B, {self.cfg.denoiser.text_dim}), got {tuple(emb.shape)}")
+            if not torch.isfinite(emb).all():
+                raise ValueError("text_embeddings contain NaN or infinite values")
+            return emb.to(self.device)
+        return self.text_encoder().encode(prompts)
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str] | str | None = None, *, text_embeddings: Any = None,
+                 lengths: Sequence[int] | int | None = None, seconds: float | Sequence[float] | None = None,
+                 num_steps: int = 1, guidance_scale: float | None = None, seed: int | None = None,
+                 control: Control | None = None, teacher: bool = False,
+                 init_noise: torch.Tensor | None = None) -> MotionResult:
+        """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU)."""
+        # 1. validate everything before any work
+        prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
+                                                 guidance_scale, teacher, control)
+        seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
+        gen = make_generator(seed)
+        timer = _Timer(self.device)
+        B, T = len(lengths), max(lengths)
+        mask = (torch.arange(T)[None] < torch.tensor(lengths)[:, None]).to(self.device)
+        # 2. text
+        with timer("text"):
+            text = self._text(prompts, text_embeddings).to(self.dtype)
+        # 3. control hint → trajectory latent
+        traj = None
+        if control is not None:
+            with timer("control"):
+                pos, cmask = control.validated(B, T)
+                cmask3 = cmask[..., None].expand(-1, -1, -1, 3).to(self.device)
+                hint = self.control_stats.normalize(pos.to(self.device)) * cmask3
+                traj = self.traj_encoder(hint.to(self.dtype), cmask3)
+        # 4. latent sampling
+        shape = (B, self.cfg.denoiser.latent_tokens, self.cfg.denoiser.latent_dim)
+        latents = init_noise if init_noise is not None else torch.randn(shape, generator=gen)
+        latents = latents.to(self.device, self.dtype)
+        with timer("sampling"):
+            if teacher:
+                uncond = self._text([""], None).to(self.dtype)
+                latents = ddim_cfg_sample(self.teacher, self.ddim_scheduler, latents, text, uncond,
+                                          guidance_scale=guidance_scale)
+            else:
+                latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
+                                     guidance_scale=guidance_scale, generator=gen,
+                                     controlnet=self.controlnet if traj is not None else None, traj_latent=traj)
+        # 5. decode and recover joints
+        with timer("decode"):
+            feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
+        with timer("joints"):
+            joints = recover_joints(feats) * mask[..., None, None]
+        timer.times["total"] = sum(timer.times.values())
+        settings = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
+                    "guidance_scale": guidance_scale if guidance_scale is not None else (
+                        self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
+                    "model": self.description, "controlled": control is not None}
+        return MotionResult(joints=joints.float().cpu().numpy(), feats=(feats * mask[..., None]).cpu().numpy(),
+                            lengths=lengths, timings=timer.times, seed=seed, settings=settings)
