@@ -194,6 +194,8 @@ class MotionLCMPipeline:
         return prompts, lengths
 
     def _lengths(self, batch: int, lengths: Any, seconds: Any) -> list[int]:
+        if lengths is not None and seconds is not None:
+            raise ValueError("give lengths (frames at 20 fps) or seconds, not both")
         if lengths is None:
             secs = 6.0 if seconds is None else seconds
             secs = list(secs) if isinstance(secs, (list, tuple)) else [secs] * batch

@@ -94,13 +94,14 @@ def apply_arch_overrides(cfg: ModelConfig, overrides: dict[str, Any] | None) -> 
     tr = TransformerConfig(hidden_dim=hidden, ff_size=overrides.get("ff_size", cfg.vae.transformer.ff_size),
                            num_layers=overrides.get("num_layers", cfg.vae.transformer.num_layers),
                            num_heads=overrides.get("num_heads", cfg.vae.transformer.num_heads))
+    proj = cfg.vae.pre_post_proj or hidden != latent
     lat = dict(latent_tokens=tokens, latent_dim=latent, transformer=tr)
-    vae = dataclasses.replace(cfg.vae, **lat)
-    den = dataclasses.replace(cfg.denoiser, **lat, text_dim=overrides.get("text_dim", cfg.denoiser.text_dim),
+    vae = dataclasses.replace(cfg.vae, **lat, pre_post_proj=proj)
+    den = dataclasses.replace(cfg.denoiser, **lat, pre_post_proj=proj, text_dim=overrides.get("text_dim", cfg.denoiser.text_dim),
                               time_cond_proj_dim=overrides.get("time_cond_proj_dim", cfg.denoiser.time_cond_proj_dim))
     ctrl = cfg.controlnet and dataclasses.replace(cfg.controlnet, embed_dim=overrides.get(
         "controlnet_embed_dim", cfg.controlnet.embed_dim))
-    traj = cfg.traj_encoder and dataclasses.replace(cfg.traj_encoder, **lat)
+    traj = cfg.traj_encoder and dataclasses.replace(cfg.traj_encoder, **lat, post_proj=proj)
     return dataclasses.replace(cfg, vae=vae, denoiser=den, controlnet=ctrl, traj_encoder=traj)
 
 

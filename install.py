@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Set up MotionLCM for Blender and run its main jobs.
+
+    python install.py demo      # set up, then prompt → animated rigs in a .blend + preview (demo_output/)
+    python install.py test      # set up, then run the whole test suite
+    python install.py blender [--blender PATH]   # install the add-on + dependencies into a Blender
+
+Setting up = a virtual environment in .venv with the pinned packages of requirements.lock and this project
+installed in editable mode. It is skipped when nothing changed since the last run (a stamp file).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".motionlcm-installed"
+LOCK = ROOT / "requirements.lock"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256()
+    for f in (LOCK, ROOT / "pyproject.toml"):
+        h.update(f.read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def _run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def setup() -> Path:
+    """Create/refresh .venv; quick no-op when already up to date."""
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"MotionLCM for Blender needs Python 3.11 (Blender 4.2–5.0 use it); this is {sys.version.split()[0]}. "
+                 "Run: python3.11 install.py …")
+    py = venv_python()
+    if STAMP.is_file() and STAMP.read_text() == _fingerprint() and py.is_file():
+        return py
+    if not py.is_file():
+        print(f"creating virtual environment {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", LOCK])
+    _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "--no-build-isolation",
+          "-e", ROOT])
+    STAMP.write_text(_fingerprint())
+    return py
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    py = setup()
+    cmd = [py, "-m", "blender_addon.demo", "--out", args.out, "--prompt", args.prompt,
+           "--seconds", str(args.seconds), "--seed", str(args.seed)]
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    py = setup()
+    cmd = [py, "-m", "pytest", "tests", "-q", *args.pytest_args]
+    rc = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+    return 0 if rc == 5 else rc  # 5 = no tests collected (only with a -k filter)
+
+
+def cmd_blender(args: argparse.Namespace) -> int:
+    py = setup()
+    code = ("import sys; from pathlib import Path; from blender_addon.install_blender import install_into_blender; "
+            "sys.exit(install_into_blender(Path(sys.argv[1]) if sys.argv[1] else None))")
+    return subprocess.run([str(py), "-c", code, args.blender or ""], cwd=ROOT).returncode
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="set up, then generate the demo .blend and preview into demo_output/")
+    d.add_argument("--out", default="demo_output")
+    d.add_argument("--prompt", default="a person walks forward, stops and waves")
+    d.add_argument("--seconds", type=float, default=6.0)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+    t = sub.add_parser("test", help="set up, then run the test suite")
+    t.set_defaults(func=cmd_test)
+    b = sub.add_parser("blender", help="install the add-on and its dependencies into a Blender 4.2+")
+    b.add_argument("--blender", default=None, help="path to the blender executable (default: found on PATH)")
+    b.set_defaults(func=cmd_blender)
+    args, extra = p.parse_known_args()
+    if extra and args.command != "test":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.pytest_args = extra
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Pipeline API on a tiny random model: shapes, determinism, input validation, weights round trip."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm_core import Control, MotionLCMPipeline
+from motionlcm_core.config import (ModelConfig, TransformerConfig, model_config_from_json, to_json, v1_config,
+                                   v2_config)
+from motionlcm_core.io.checkpoints import save_weights
+
+TINY_TR = TransformerConfig(hidden_dim=16, ff_size=32, num_layers=3, num_heads=2)
+
+
+def tiny_config(control: bool = True) -> ModelConfig:
+    cfg = v2_config(control=control)
+    lat = dict(latent_tokens=2, latent_dim=8, transformer=TINY_TR)
+    return dataclasses.replace(
+        cfg, vae=dataclasses.replace(cfg.vae, **lat),
+        denoiser=dataclasses.replace(cfg.denoiser, **lat, text_dim=384, time_dim=32, time_cond_proj_dim=16),
+        controlnet=cfg.controlnet and dataclasses.replace(cfg.controlnet, embed_dim=16),
+        traj_encoder=cfg.traj_encoder and dataclasses.replace(cfg.traj_encoder, **lat),
+        text_encoder="all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+
+
+def emb(b=2, d=384, seed=0):
+    return torch.nn.functional.normalize(torch.randn(b, d, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_shapes_and_determinism(pipe):
+    a = pipe.generate(text_embeddings=emb(), lengths=[40, 24], seed=7, num_steps=2)
+    b = pipe.generate(text_embeddings=emb(), lengths=[40, 24], seed=7, num_steps=2)
+    c = pipe.generate(text_embeddings=emb(), lengths=[40, 24], seed=8, num_steps=2)
+    assert a.joints.shape == (2, 40, 22, 3) and a.joints.dtype == np.float32
+    assert a.feats.shape == (2, 40, 263) and a.lengths == [40, 24] and a.fps == 20
+    np.testing.assert_array_equal(a.joints, b.joints)
+    assert np.abs(a.joints - c.joints).max() > 1e-4
+    assert np.all(a.joints[1, 24:] == 0) and a.clip(1).shape == (24, 22, 3)
+    assert {"text", "sampling", "decode", "joints", "total"} <= set(a.timings)
+
+
+def test_seconds_and_teacher(pipe):
+    r = pipe.generate(text_embeddings=emb(1), seconds=2.0, seed=0, teacher=True)
+    assert r.lengths == [40] and r.settings["teacher"] and np.isfinite(r.joints).all()
+
+
+def test_prompts_through_embedded_encoder(pipe):
+    r = pipe.generate(["a person walks forward"], lengths=20, seed=0)
+    assert r.joints.shape == (1, 20, 22, 3)
+
+
+def test_control_changes_motion(pipe):
+    pos = np.zeros((40, 22, 3), np.float32)
+    pos[:, 0] = [0.0, 0.9, 1.0]
+    mask = np.zeros((40, 22), bool)
+    mask[::8, 0] = True
+    free = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1)
+    ctrl = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1, control=Control(pos, mask))
+    assert ctrl.settings["controlled"] and ctrl.joints.shape == free.joints.shape
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(prompts=[""]), "non-empty"),
+    (dict(prompts=["   "]), "non-empty"),
+    (dict(prompts=None), "prompts"),
+    (dict(lengths=400), "outside the model's range.*Longer shots"),
+    (dict(lengths=3), "outside"),
+    (dict(num_steps=3), "num_steps"),
+    (dict(guidance_scale=float("nan")), "guidance_scale"),
+    (dict(seconds=float("inf"), lengths=None), "seconds"),
+    (dict(seconds=2.0), "not both"),
+])
+def test_bad_requests(pipe, kwargs, match):
+    base = dict(text_embeddings=emb(1), lengths=40)
+    if "prompts" in kwargs:
+        base.pop("text_embeddings")
+    with pytest.raises(ValueError, match=match):
+        pipe.generate(**{**base, **kwargs})
+
+
+def test_bad_control(pipe):
+    pos = np.zeros((40, 22, 3), np.float32)
+    mask = np.zeros((40, 22), bool)
+    mask[5, 20] = True
+    pos[5, 20] = np.nan
+    with pytest.raises(ValueError, match="left_wrist at frame 5.*NaN"):
+        pipe.generate(text_embeddings=emb(1), lengths=40, control=Control(pos, mask))
+    with pytest.raises(ValueError, match=r"\(B=1, T, 22, 3\)"):
+        pipe.generate(text_embeddings=emb(1), lengths=40, control=Control(np.zeros((40, 21, 3)), mask))
+    with pytest.raises(ValueError, match="only 40"):
+        pipe.generate(text_embeddings=emb(1), lengths=40,
+                      control=Control(np.zeros((60, 22, 3)), np.zeros((60, 22), bool)))
+
+
+def test_control_needs_controlnet():
+    p = MotionLCMPipeline.from_config(tiny_config(control=False), device="cpu")
+    with pytest.raises(ValueError, match="ControlNet"):
+        p.generate(text_embeddings=emb(1), lengths=40,
+                   control=Control(np.zeros((40, 22, 3)), np.ones((40, 22), bool)))
+
+
+def test_bad_text_embeddings(pipe):
+    with pytest.raises(ValueError, match=r"\(B, 384\)"):
+        pipe.generate(text_embeddings=torch.zeros(1, 768), lengths=40)
+
+
+@pytest.mark.parametrize("cfg", [v2_config(control=True), v1_config(control=True), tiny_config()])
+def test_config_json_round_trip(cfg):
+    assert model_config_from_json(to_json(cfg)) == cfg
+
+
+def test_weights_round_trip(tmp_path, pipe):
+    path = save_weights(tmp_path / "m.safetensors",
+                        {"vae": pipe.vae.state_dict(), "denoiser": pipe.denoiser.state_dict(),
+                         "teacher": pipe.teacher.state_dict(), "controlnet": pipe.controlnet.state_dict(),
+                         "traj_encoder": pipe.traj_encoder.state_dict(),
+                         "stats": {"mean": torch.from_numpy(pipe.stats.mean.copy()),
+                                   "std": torch.from_numpy(pipe.stats.std.copy())}},
+                        pipe.cfg, training={"steps": 1})
+    loaded = MotionLCMPipeline.from_pretrained(path, device="cpu")
+    assert loaded.cfg == pipe.cfg and loaded.has_controlnet and loaded.has_teacher and loaded.trained
+    a = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3)
+    b = loaded.generate(text_embeddings=emb(1), lengths=40, seed=3)
+    np.testing.assert_allclose(a.joints, b.joints, atol=1e-6)
+
+
+def test_not_our_file(tmp_path):
+    from safetensors.torch import save_file
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "x.safetensors"))
+    with pytest.raises(ValueError, match="not a MotionLCM-for-Blender weights file"):
+        MotionLCMPipeline.from_pretrained(tmp_path / "x.safetensors", device="cpu")
+
+
+def test_bf16_path_close(pipe):
+    p16 = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0, dtype="bf16")
+    a = pipe.generate(text_embeddings=emb(1), lengths=40, seed=2)
+    b = p16.generate(text_embeddings=emb(1), lengths=40, seed=2)
+    assert np.isfinite(b.joints).all()
+    assert np.abs(a.joints - b.joints).max() < 0.5
+
+
+def test_device_choice():
+    from motionlcm_core.device import resolve_device, resolve_dtype
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    with pytest.raises(ValueError, match="fp16"):
+        resolve_dtype(torch.device("cpu"), "fp16")
