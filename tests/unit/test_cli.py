@@ -1,0 +1,57 @@
+"""The ``motionlcm`` command line on a tiny weights file: BVH and NPZ outputs, errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm_core import MotionLCMPipeline
+from motionlcm_core.cli import main
+from motionlcm_core.io.bvh import read_bvh
+from motionlcm_core.io.checkpoints import save_weights
+from tests.unit.test_pipeline import tiny_config
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    pipe = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    save_weights(path, {"vae": pipe.vae.state_dict(), "denoiser": pipe.denoiser.state_dict(),
+                        "controlnet": pipe.controlnet.state_dict(), "traj_encoder": pipe.traj_encoder.state_dict()},
+                 pipe.cfg, training={"untrained": True})
+    return path
+
+
+def test_generate_bvh(tmp_path, weights, capsys):
+    out = tmp_path / "walk.bvh"
+    rc = main(["generate", "a person walks forward", "--seconds", "2", "--seed", "0", "--model", str(weights),
+               "--out", str(out)])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "UNTRAINED" in captured.err and "wrote" in captured.out
+    joints, fps = read_bvh(out)
+    assert joints.shape == (40, 22, 3) and fps == pytest.approx(20)
+
+
+def test_generate_npz_matches_api(tmp_path, weights):
+    out = tmp_path / "walk.npz"
+    assert main(["generate", "a person walks", "--seconds", "2", "--seed", "5", "--steps", "2",
+                 "--model", str(weights), "--out", str(out)]) == 0
+    data = np.load(out)
+    settings = json.loads(str(data["settings"]))
+    assert data["joints"].shape == (40, 22, 3) and data["feats"].shape == (40, 263)
+    assert settings["seed"] == 5 and settings["num_steps"] == 2
+    ref = MotionLCMPipeline.from_pretrained(weights, device="cpu").generate(
+        ["a person walks"], seconds=2, seed=5, num_steps=2)
+    np.testing.assert_allclose(data["joints"], ref.clip(0), atol=1e-5)
+
+
+def test_cli_errors(tmp_path, weights, capsys):
+    assert main(["generate", "", "--model", str(weights), "--out", str(tmp_path / "a.bvh")]) == 2
+    assert "non-empty" in capsys.readouterr().err
+    assert main(["generate", "walk", "--model", str(weights), "--out", str(tmp_path / "a.txt")]) == 2
+    assert main(["generate", "walk", "--seconds", "60", "--model", str(weights), "--out",
+                 str(tmp_path / "a.bvh")]) == 2
+    assert "Longer shots" in capsys.readouterr().err
