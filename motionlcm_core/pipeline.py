@@ -17,9 +17,11 @@ import torch
 
 from .config import ModelConfig
 from .control import Control
+from .exact import apply_exact, check_pins_within, pin_errors
 from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
-from .motion import ControlStats, FeatureStats, recover_joints
+from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, recover_joints
+from .refine import RefineConfig, refine_latents
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
 from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
@@ -232,27 +234,51 @@ class MotionLCMPipeline:
                  lengths: Sequence[int] | int | None = None, seconds: float | Sequence[float] | None = None,
                  num_steps: int = 1, guidance_scale: float | None = None, seed: int | None = None,
                  control: Control | None = None, teacher: bool = False,
-                 init_noise: torch.Tensor | None = None) -> MotionResult:
-        """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU)."""
+                 init_noise: torch.Tensor | None = None, refine: bool | None = None,
+                 refine_steps: int | None = None, refine_strength: float | None = None,
+                 exact: bool = True) -> MotionResult:
+        """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU).
+
+        With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints it
+        was trained on, :data:`~motionlcm_core.motion.CONTROL_JOINTS`), latent refinement (``refine``,
+        default on with pins: ``refine_steps`` Adam steps of size ``refine_strength`` on the latent through
+        the decoder, :mod:`motionlcm_core.refine`) and the exact pass (``exact``, default on: pinned joints
+        meet their targets, corrections spread smoothly over nearby frames, :mod:`motionlcm_core.exact`).
+        ``settings["pin_error_m"]`` gives the mean pin error after each pass and ``settings
+        ["pin_residual_max_m"]`` the largest distance left (non-zero only for pins out of reach).
+        ``feats`` are the model's features (after refinement, before the exact pass)."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)
+        if refine and control is None:
+            raise ValueError("refine=True needs pins: pass control=Control(positions, mask)")
+        if not isinstance(exact, bool):
+            raise ValueError(f"exact must be True or False, got {exact!r}")
+        defaults = RefineConfig()
+        refine_cfg = RefineConfig(steps=defaults.steps if refine_steps is None else refine_steps,
+                                  lr=defaults.lr if refine_strength is None else refine_strength)
         seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
         gen = make_generator(seed)
         timer = _Timer(self.device)
         B, T = len(lengths), max(lengths)
         mask = (torch.arange(T)[None] < torch.tensor(lengths)[:, None]).to(self.device)
+        pos = cmask = None
+        if control is not None:
+            pos, cmask = control.validated(B, T)
+            check_pins_within(cmask, lengths)
         # 2. text
         with timer("text"):
             text = self._text(prompts, text_embeddings).to(self.dtype)
-        # 3. control hint → trajectory latent
+        # 3. control hint → trajectory latent (only the joints the ControlNet was trained on)
         traj = None
         if control is not None:
             with timer("control"):
-                pos, cmask = control.validated(B, T)
-                cmask3 = cmask[..., None].expand(-1, -1, -1, 3).to(self.device)
+                trained_joints = torch.zeros(cmask.shape[-1], dtype=torch.bool)
+                trained_joints[list(CONTROL_JOINTS)] = True
+                net_mask = cmask & trained_joints
+                cmask3 = net_mask[..., None].expand(-1, -1, -1, 3).to(self.device)
                 hint = self.control_stats.normalize(pos.to(self.device)) * cmask3
-                traj = self.traj_encoder(hint.to(self.dtype), cmask3)
+                traj = self.traj_encoder(hint.to(self.dtype), cmask3) if net_mask.any() else None
         # 4. latent sampling
         shape = (B, self.cfg.denoiser.latent_tokens, self.cfg.denoiser.latent_dim)
         latents = init_noise if init_noise is not None else torch.randn(shape, generator=gen)
@@ -266,15 +292,38 @@ class MotionLCMPipeline:
                 latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
                                      guidance_scale=guidance_scale, generator=gen,
                                      controlnet=self.controlnet if traj is not None else None, traj_latent=traj)
-        # 5. decode and recover joints
-        with timer("decode"):
-            feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
-        with timer("joints"):
-            joints = recover_joints(feats) * mask[..., None, None]
+        # 5. decode and recover joints; with pins, refine the latent through the decoder
+        pin_error: dict[str, float] = {}
+        steps_run = 0
+        if control is not None and refine is not False and refine_cfg.steps > 0:
+            with timer("refine"):
+                out = refine_latents(self.vae, self.stats, latents, mask, pos, cmask, refine_cfg)
+            feats, joints = out.feats, out.joints * mask[..., None, None]
+            pin_error.update(sampled=out.errors[0], refined=out.errors[-1])
+            steps_run = out.steps_run
+        else:
+            with timer("decode"):
+                feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
+            with timer("joints"):
+                joints = recover_joints(feats) * mask[..., None, None]
+        joints_np = joints.float().cpu().numpy()
+        # 6. exact pass: pinned joints meet their targets
+        if control is not None:
+            pin_error.setdefault("sampled", float(pin_errors(joints_np, pos, cmask)[cmask.numpy()].mean()))
+            if exact:
+                with timer("exact"):
+                    joints_np = apply_exact(joints_np, pos, cmask, lengths).joints
+            residual = pin_errors(joints_np, pos, cmask)
+            pin_error["final"] = float(residual[cmask.numpy()].mean())
         timer.times["total"] = sum(timer.times.values())
         settings = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
                     "guidance_scale": guidance_scale if guidance_scale is not None else (
                         self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
                     "model": self.description, "controlled": control is not None}
-        return MotionResult(joints=joints.float().cpu().numpy(), feats=(feats * mask[..., None]).cpu().numpy(),
+        if control is not None:
+            settings.update(refine_steps=steps_run,
+                            refine_strength=refine_cfg.lr, exact=exact, pin_error_m=pin_error,
+                            pin_residual_max_m=float(residual.max()),
+                            pin_residual_max_m_per_sample=[float(r) for r in residual.max(axis=(1, 2))])
+        return MotionResult(joints=joints_np, feats=(feats * mask[..., None]).cpu().numpy(),
                             lengths=lengths, timings=timer.times, seed=seed, settings=settings)

@@ -1,0 +1,388 @@
+"""Exact pass: pinned joints meet their targets to well under 1 mm, corrected smoothly over nearby frames.
+
+Applied to generated joints ``(B, T, 22, 3)`` (metres, model frame) before retargeting. Design:
+
+1. **Displacement field.** For every pinned joint the residual ``target − joint`` at its pinned frames is
+   interpolated over time: pins closer than ``2·window`` frames are joined by a monotone cubic (PCHIP
+   tangents, no overshoot); at the ends of a run the correction fades to zero over ``window`` frames with
+   a smoothstep. The field equals the residual exactly at pinned frames and has a continuous velocity,
+   so no pops. Pins on the first or last frame simply have a one-sided fade.
+2. **Pelvis pins** translate the whole skeleton by the pelvis field: every bone length is kept.
+   With ``keep_feet`` the feet that were on the floor are re-planted by leg IK, so the translation does
+   not add foot skating.
+3. **Other pins**, shallow joints first: the pinned joint is moved to ``joint + field`` by analytic
+   two-bone IK over the two bones above it (e.g. shoulder→elbow→wrist), keeping the elbow/knee on its
+   side; a foot pin moves the ankle by leg IK and the foot follows. When the parent is itself pinned, or
+   the grandparent is the pelvis, only the last bone turns. Descendants follow by translation, so **every
+   bone length is kept**. Targets out of reach leave a residual, which is reported.
+
+4. **Body assist.** What a limb cannot reach (e.g. a foot below a straight leg, a head pin above the
+   neck's reach) is taken up by shifting the whole body towards it, at most ``max_assist`` metres per
+   frame, with a field that is zero on pelvis-pinned frames (feet re-planted); the limbs are solved again.
+
+Several joints on one frame are handled in depth order, repeated for ``sweeps`` Gauss–Seidel sweeps.
+Pins still not met (beyond the assist, or conflicting: hands pinned further apart than the arms span)
+keep their residual, which is reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .control import Control
+from .motion.skeleton import CONTROL_JOINTS, FACE_JOINTS, NUM_JOINTS, PARENTS
+
+__all__ = ["ExactConfig", "ExactOutput", "apply_exact", "check_pins_within", "displacement_field", "pin_errors",
+           "PoseContinuation", "continue_from_pose"]
+
+#: A foot pin is met by moving its ankle (leg IK); the foot keeps its offset from the ankle.
+_CARRIED_BY: dict[int, int] = {10: 7, 11: 8}
+_DEPTH = [0] * NUM_JOINTS
+for _j in range(1, NUM_JOINTS):
+    _DEPTH[_j] = _DEPTH[PARENTS[_j]] + 1
+_CHILDREN = [[c for c in range(NUM_JOINTS) if PARENTS[c] == j] for j in range(NUM_JOINTS)]
+
+
+def _subtree(j: int) -> list[int]:
+    out, stack = [], [j]
+    while stack:
+        k = stack.pop()
+        out.append(k)
+        stack.extend(_CHILDREN[k])
+    return out
+
+
+_SUBTREE = [_subtree(j) for j in range(NUM_JOINTS)]
+
+
+@dataclass(frozen=True)
+class ExactConfig:
+    """``window`` frames (20 fps) over which a correction fades; ``tolerance`` metres for early exit;
+    ``max_assist`` metres the whole body may shift towards a pin its limb cannot reach (0 = never)."""
+
+    window: int = 12
+    keep_feet: bool = True
+    max_assist: float = 0.25
+    contact_height: float = 0.05
+    sweeps: int = 4
+    tolerance: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.sweeps < 1:
+            raise ValueError(f"window and sweeps must be >= 1, got {self.window}, {self.sweeps}")
+        if not (self.contact_height > 0 and self.tolerance > 0 and self.max_assist >= 0):
+            raise ValueError("contact_height and tolerance must be > 0 and max_assist >= 0 (metres)")
+
+
+@dataclass
+class ExactOutput:
+    """``joints (B, T, 22, 3)`` float32; ``residual (B, T, 22)`` metres at pins (0 elsewhere)."""
+
+    joints: np.ndarray
+    residual: np.ndarray
+
+    @property
+    def max_residual(self) -> float:
+        return float(self.residual.max()) if self.residual.size else 0.0
+
+
+# ----------------------------------------------------------------------------- displacement field
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _tangents(frames: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
+    """PCHIP (Fritsch–Carlson) tangents ``(K, C)``; 0 at pins whose neighbour is further than ``2·window``."""
+    m = np.zeros_like(values)
+    if len(frames) < 3:
+        return m
+    h = np.diff(frames).astype(np.float64)[:, None]                  # (K-1, 1)
+    delta = np.diff(values, axis=0) / h                              # (K-1, C)
+    h0, h1, d0, d1 = h[:-1], h[1:], delta[:-1], delta[1:]
+    w0, w1 = 2 * h1 + h0, h1 + 2 * h0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = (w0 + w1) / (w0 / d0 + w1 / d1)
+    ok = (d0 * d1 > 0) & (h0 <= 2 * window) & (h1 <= 2 * window)
+    m[1:-1] = np.where(ok, inner, 0.0)
+    return m
+
+
+def displacement_field(frames: np.ndarray, values: np.ndarray, num_frames: int, window: int) -> np.ndarray:
+    """Smooth field ``(num_frames, C)`` equal to ``values (K, C)`` at the sorted unique ``frames (K,)``."""
+    frames = np.asarray(frames, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    t = np.arange(num_frames, dtype=np.float64)
+    if len(frames) == 0:
+        return np.zeros((num_frames, values.shape[-1]))
+    m = _tangents(frames, values, window)
+    k = np.clip(np.searchsorted(frames, t, side="right") - 1, 0, max(len(frames) - 2, 0))
+    k1 = np.minimum(k + 1, len(frames) - 1)
+    ta, tb = frames[k].astype(np.float64), frames[k1].astype(np.float64)
+    gap = np.maximum(tb - ta, 1.0)[:, None]
+    x = ((t - ta)[:, None] / gap)
+    h00, h10, h01, h11 = 2 * x**3 - 3 * x**2 + 1, x**3 - 2 * x**2 + x, -2 * x**3 + 3 * x**2, x**3 - x**2
+    hermite = h00 * values[k] + h10 * gap * m[k] + h01 * values[k1] + h11 * gap * m[k1]
+    fade_a = (1 - _smoothstep(np.abs(t - ta)[:, None] / window)) * values[k]
+    fade_b = (1 - _smoothstep(np.abs(tb - t)[:, None] / window)) * values[k1]
+    between = ((t >= ta) & (t <= tb))[:, None]
+    out = np.where(between & (tb - ta <= 2 * window)[:, None], hermite, np.where(between, fade_a + fade_b, 0.0))
+    before, after = t < frames[0], t > frames[-1]
+    out[before] = (1 - _smoothstep((frames[0] - t[before]) / window))[:, None] * values[0]
+    out[after] = (1 - _smoothstep((t[after] - frames[-1]) / window))[:, None] * values[-1]
+    return out
+
+
+# ----------------------------------------------------------------------------- inverse kinematics
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _one_bone(a: np.ndarray, c: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """New ``c (N, 3)``: the bone a→c turned about ``a`` towards ``target`` (length kept)."""
+    length = np.linalg.norm(c - a, axis=-1, keepdims=True)
+    return a + length * _unit(target - a)
+
+
+def _two_bone(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic two-bone IK: new ``(b, c)``, each ``(N, 3)``; ``a`` fixed, bone lengths kept, bend side kept."""
+    l1 = np.linalg.norm(b - a, axis=-1, keepdims=True)
+    l2 = np.linalg.norm(c - b, axis=-1, keepdims=True)
+    v = target - a
+    d = np.clip(np.linalg.norm(v, axis=-1, keepdims=True), np.abs(l1 - l2) + 1e-9, l1 + l2)
+    u = _unit(v)
+    w = (b - a) - np.sum((b - a) * u, axis=-1, keepdims=True) * u   # bend direction, ⟂ u
+    fallback = np.cross(u, np.where(np.abs(u[..., :1]) < 0.9, [[1.0, 0, 0]], [[0, 0, 1.0]]))
+    w = _unit(np.where(np.linalg.norm(w, axis=-1, keepdims=True) > 1e-6 * l1, w, fallback))
+    cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
+    b_new = a + l1 * (cos_a * u + np.sqrt(1 - cos_a**2) * w)
+    return b_new, a + d * u
+
+
+def _move_subtree(joints: np.ndarray, root: int, delta: np.ndarray, skip: int | None = None) -> None:
+    """Translate ``root`` and its descendants (except ``skip``'s subtree) by ``delta (N, 3)`` in place."""
+    skipped = set(_SUBTREE[skip]) if skip is not None else set()
+    idx = [k for k in _SUBTREE[root] if k not in skipped]
+    joints[:, idx] += delta[:, None]
+
+
+def _chain_end(j: int, pinned: np.ndarray) -> int:
+    """The joint IK places for a pin on ``j``: the ankle for a foot pin (unless the ankle is pinned too)."""
+    carrier = _CARRIED_BY.get(j)
+    return carrier if carrier is not None and not pinned[carrier] else j
+
+
+def _reach(joints: np.ndarray, j: int, target: np.ndarray, end: int, one_bone: bool) -> None:
+    """Move joint ``j`` of ``joints (N, 22, 3)`` to ``target (N, 3)`` in place by placing ``end`` (``j`` or
+    the ankle carrying a foot) with one- or two-bone IK; descendants follow by translation."""
+    goal = target - (joints[:, j] - joints[:, end])
+    p = PARENTS[end]
+    g = PARENTS[p] if p > 0 else -1
+    if one_bone or g <= 0:
+        new_end = _one_bone(joints[:, p], joints[:, end], goal)
+    else:
+        new_p, new_end = _two_bone(joints[:, g], joints[:, p], joints[:, end], goal)
+        _move_subtree(joints, p, new_p - joints[:, p], skip=end)
+    _move_subtree(joints, end, new_end - joints[:, end])
+
+
+# ----------------------------------------------------------------------------- the pass
+def _field_for(joints: np.ndarray, targets: np.ndarray, frames: np.ndarray, j: int, window: int) -> np.ndarray:
+    return displacement_field(frames, targets[frames, j] - joints[frames, j], len(joints), window)
+
+
+def _replant_feet(joints: np.ndarray, before: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> None:
+    """Undo a pelvis ``shift (T, 3)`` at the feet that were on the floor in ``before (T, 22, 3)``."""
+    kernel = np.hanning(9)[1:-1]
+    for foot in (10, 11):
+        contact = (before[:, foot, 1] < cfg.contact_height).astype(np.float64)
+        weight = np.clip(np.convolve(contact, kernel / kernel.sum(), mode="same"), 0.0, 1.0)
+        rows = np.nonzero((weight > 1e-6) & (np.abs(shift).sum(-1) > 1e-9))[0]
+        if len(rows):
+            sub = joints[rows]
+            goal = sub[:, foot] - weight[rows, None] * shift[rows]
+            _reach(sub, foot, goal, end=_CARRIED_BY[foot], one_bone=False)
+            joints[rows] = sub
+
+
+def _shift_body(joints: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> None:
+    """Translate the whole skeleton by ``shift (T, 3)`` in place, re-planting feet on the floor."""
+    before = joints.copy()
+    joints += shift[:, None]
+    if cfg.keep_feet:
+        _replant_feet(joints, before, shift, cfg)
+
+
+def _limb_sweep(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> None:
+    """One Gauss–Seidel sweep over the non-pelvis pinned joints, shallow joints first."""
+    for j in sorted((j for j in range(1, NUM_JOINTS) if pins[:, j].any()), key=lambda j: _DEPTH[j]):
+        frames = np.nonzero(pins[:, j])[0]
+        field = _field_for(joints, targets, frames, j, cfg.window)
+        rows = np.nonzero(np.linalg.norm(field, axis=-1) > 1e-9)[0]
+        if not len(rows):
+            continue
+        any_pins = pins[frames].any(axis=0)
+        end = _chain_end(j, any_pins)
+        sub = joints[rows]
+        _reach(sub, j, sub[:, j] + field[rows], end=end, one_bone=bool(any_pins[PARENTS[end]]))
+        joints[rows] = sub
+
+
+def _assist_shift(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray | None:
+    """Body shift ``(T, 3)`` towards pins the limbs could not reach: per frame the mean residual, each
+    clamped to ``max_assist`` m, zero on pelvis-pinned frames. None when nothing is left to do."""
+    residual = np.where(pins[..., None], targets - joints, 0.0)
+    residual[:, 0] = 0.0
+    dist = np.linalg.norm(residual, axis=-1, keepdims=True)
+    residual *= np.minimum(1.0, cfg.max_assist / np.maximum(dist, 1e-12))
+    count = (dist[..., 0] > cfg.tolerance).sum(axis=1)
+    frames = np.nonzero((count > 0) & ~pins[:, 0])[0]
+    if not len(frames) or cfg.max_assist == 0:
+        return None
+    values = residual[frames].sum(axis=1) / count[frames, None]
+    keys = np.union1d(frames, np.nonzero(pins[:, 0])[0])
+    full = np.zeros((len(joints), 3))
+    full[frames] = values
+    return displacement_field(keys, full[keys], len(joints), cfg.window)
+
+
+def _solve_clip(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray:
+    """Exact pass on one clip, in place: ``joints, targets (T, 22, 3)`` float64, ``pins (T, 22)`` bool."""
+    root_frames = np.nonzero(pins[:, 0])[0]
+    if len(root_frames):
+        _shift_body(joints, _field_for(joints, targets, root_frames, 0, cfg.window), cfg)
+    for sweep in range(cfg.sweeps):
+        _limb_sweep(joints, targets, pins, cfg)
+        if _clip_residual(joints, targets, pins).max(initial=0.0) < cfg.tolerance:
+            break
+        shift = _assist_shift(joints, targets, pins, cfg) if sweep < cfg.sweeps - 1 else None
+        if shift is not None:
+            _shift_body(joints, shift, cfg)
+    return _clip_residual(joints, targets, pins)
+
+
+def _clip_residual(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray) -> np.ndarray:
+    return np.where(pins, np.linalg.norm(joints - targets, axis=-1), 0.0)
+
+
+def _as_numpy(x, name: str) -> np.ndarray:
+    arr = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    if name != "mask" and not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"{name} must be a float array, got {arr.dtype}")
+    return arr
+
+
+def _checked(joints, positions, mask, lengths) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    J, P, M = _as_numpy(joints, "joints"), _as_numpy(positions, "positions"), _as_numpy(mask, "mask")
+    if J.ndim != 4 or J.shape[2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints must be (B, T, 22, 3), got {J.shape}")
+    B, T = J.shape[:2]
+    if P.shape[0] != B or P.ndim != 4 or P.shape[1] > T or P.shape[2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"positions must be (B={B}, T<={T}, 22, 3), got {P.shape}")
+    if M.shape != P.shape[:3] or M.dtype != bool:
+        raise ValueError(f"mask must be bool (B, T, 22) = {P.shape[:3]}, got {M.dtype} {M.shape}")
+    lengths = [T] * B if lengths is None else [int(n) for n in lengths]
+    if len(lengths) != B or any(not 1 <= n <= T for n in lengths):
+        raise ValueError(f"lengths must be {B} frame counts in [1, {T}], got {lengths}")
+    check_pins_within(M, lengths)
+    for b, n in enumerate(lengths):
+        if not np.isfinite(P[b][M[b]]).all() or not np.isfinite(J[b, :n]).all():
+            raise ValueError(f"sample {b}: pinned positions and joints must be finite")
+    return J, P, M, lengths
+
+
+def apply_exact(joints, positions, mask, lengths=None, cfg: ExactConfig = ExactConfig()) -> ExactOutput:
+    """Meet pins exactly. ``joints (B, T, 22, 3)``, ``positions (B, T', 22, 3)`` metres (model frame),
+    ``mask (B, T', 22)`` bool with ``T' <= T``; numpy or torch. Frames past ``lengths[b]`` are untouched.
+
+    Returns float32 joints and the residual ``(B, T, 22)`` metres at pins (non-zero only where a target is
+    out of the skeleton's reach or pins conflict)."""
+    J, P, M, lengths = _checked(joints, positions, mask, lengths)
+    out = J.astype(np.float32, copy=True)
+    residual = np.zeros(J.shape[:3], dtype=np.float32)
+    for b, n in enumerate(lengths):
+        pins = np.zeros((n, NUM_JOINTS), dtype=bool)
+        pins[: min(n, M.shape[1])] = M[b, :n]
+        if not pins.any():
+            continue
+        targets = np.zeros((n, NUM_JOINTS, 3))
+        targets[: min(n, P.shape[1])] = P[b, :n]
+        clip = J[b, :n].astype(np.float64)
+        residual[b, :n] = _solve_clip(clip, targets, pins, cfg)
+        out[b, :n] = clip
+    return ExactOutput(joints=out, residual=residual)
+
+
+def pin_errors(joints, positions, mask) -> np.ndarray:
+    """``|joint − target|`` metres at pins ``(B, T', 22)`` (0 elsewhere); ``joints`` may be longer than ``T'``."""
+    J, P, M = _as_numpy(joints, "joints"), _as_numpy(positions, "positions"), _as_numpy(mask, "mask")
+    T = P.shape[1]
+    return np.where(M, np.linalg.norm(J[:, :T].astype(np.float64) - P, axis=-1), 0.0)
+
+
+# ----------------------------------------------------------------------------- continue from a pose
+@dataclass
+class PoseContinuation:
+    """``control`` pins the first frames of a new clip (model frame); ``rotation (3, 3)`` and
+    ``translation (3,)`` map the caller's frame to the model frame: ``model = (src − translation) @ rotation.T``."""
+
+    control: Control
+    rotation: np.ndarray
+    translation: np.ndarray
+
+    def to_source(self, joints: np.ndarray) -> np.ndarray:
+        """Generated joints ``(..., 22, 3)`` (model frame) → the caller's frame of ``prev_joints``."""
+        return (np.asarray(joints, dtype=np.float64) @ self.rotation + self.translation).astype(np.float32)
+
+
+def _heading_rotation(pose: np.ndarray) -> np.ndarray:
+    """Rotation about +Y ``(3, 3)`` that turns the facing of ``pose (22, 3)`` to +Z (HumanML3D rule)."""
+    r_hip, l_hip, r_sho, l_sho = FACE_JOINTS
+    across = (pose[r_hip] - pose[l_hip]) + (pose[r_sho] - pose[l_sho])
+    forward = np.cross([0.0, 1.0, 0.0], across)
+    if np.hypot(forward[0], forward[2]) < 1e-6:
+        raise ValueError("cannot tell which way the pose faces (hips and shoulders coincide)")
+    phi = np.arctan2(forward[0], forward[2])           # heading from +Z towards +X
+    c, s = np.cos(-phi), np.sin(-phi)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def continue_from_pose(prev_joints, num_frames: int, *, joints: tuple[int, ...] | str = "all"
+                       ) -> PoseContinuation:
+    """Pins that make a new clip start exactly where ``prev_joints (K, 22, 3)`` leaves off.
+
+    ``prev_joints``: the last K poses of the previous clip (or the rig's current pose, K = 1), metres, Y up,
+    floor at y = 0, in any horizontal placement. Frame ``k < K`` of the new clip is pinned to
+    ``prev_joints[k]`` expressed in the model frame (pelvis of ``prev_joints[0]`` at x = z = 0, facing +Z).
+    Place the new clip with :meth:`PoseContinuation.to_source`, its frame 0 on the frame of ``prev_joints[0]``.
+    ``joints``: ``"all"`` (default, no jump at any joint) or joint indices, e.g. ``CONTROL_JOINTS``."""
+    prev = np.asarray(prev_joints, dtype=np.float64)
+    if prev.ndim == 2:
+        prev = prev[None]
+    if prev.ndim != 3 or prev.shape[1:] != (NUM_JOINTS, 3) or not np.isfinite(prev).all():
+        raise ValueError(f"prev_joints must be finite (K, 22, 3) or (22, 3), got {prev.shape}")
+    if not 1 <= len(prev) < num_frames:
+        raise ValueError(f"need 1 <= K < num_frames poses to continue from, got K={len(prev)}, "
+                         f"num_frames={num_frames}")
+    chosen = tuple(range(NUM_JOINTS)) if joints == "all" else tuple(int(j) for j in joints)
+    if not chosen or any(not 0 <= j < NUM_JOINTS for j in chosen):
+        raise ValueError(f"joints must be 'all' or indices in 0..21 (e.g. {CONTROL_JOINTS}), got {joints}")
+    rotation = _heading_rotation(prev[0])
+    translation = np.array([prev[0, 0, 0], 0.0, prev[0, 0, 2]])
+    positions = np.zeros((num_frames, NUM_JOINTS, 3), dtype=np.float32)
+    positions[: len(prev)] = (prev - translation) @ rotation.T
+    mask = np.zeros((num_frames, NUM_JOINTS), dtype=bool)
+    mask[: len(prev), list(chosen)] = True
+    return PoseContinuation(Control(positions, mask), rotation, translation)
+
+
+def check_pins_within(mask, lengths) -> None:
+    """Refuse pins ``mask (B, T, 22)`` on frames at or past each sample's length (before any work)."""
+    M = _as_numpy(mask, "mask")
+    for b, n in enumerate(lengths):
+        late = np.nonzero(M[b, int(n):].any(axis=-1))[0]
+        if len(late):
+            raise ValueError(f"sample {b} has a pin on frame {int(n) + late[0]} but is only {n} frames long; "
+                             "move the pin inside the clip or lengthen the clip")
