@@ -93,6 +93,31 @@ def run_bench(pipe: MotionLCMPipeline, batches: list[int], frames: int, runs: in
     return results
 
 
+def control_variants_ms(pipe: MotionLCMPipeline, frames: int, runs: int, label: str) -> list[dict]:
+    """Batch-1 latency of pinned generation: ControlNet only, + refinement, + exact pass (issue 6)."""
+    if not pipe.has_controlnet:
+        return []
+    g = torch.Generator().manual_seed(2)
+    text = torch.nn.functional.normalize(torch.randn(1, pipe.cfg.denoiser.text_dim, generator=g), dim=-1)
+    pos = np.zeros((frames, 22, 3), np.float32)
+    pos[:, 0] = [0.0, 0.9, 0.0]
+    pos[:, 0, 2] = np.linspace(0, 3, frames)
+    mask = np.zeros((frames, 22), bool)
+    mask[::20, 0] = True
+    mask[frames // 2, 21] = True
+    pos[frames // 2, 21] = [-0.3, 1.5, 1.8]
+    ctrl = Control(pos, mask)
+    variants = {"control": dict(refine=False, exact=False), "control+refine": dict(exact=False),
+                "control+refine+exact": {}}
+    out = []
+    for name, kw in variants.items():
+        ms = median_ms(lambda: pipe.generate(text_embeddings=text, lengths=frames, control=ctrl, seed=0, **kw),
+                       pipe.device, runs)
+        out.append({"name": name, "batch": 1, "median_ms": round(ms, 2), "dtype": label,
+                    "device": pipe.device_label, "official_ms": OFFICIAL_MS.get(("ctrl1+decode", 1))})
+    return out
+
+
 def text_encoding_ms(pipe: MotionLCMPipeline, batches: list[int], runs: int) -> list[dict]:
     """Embedded all-MiniLM-L6-v2 (sentence-t5-large is not available offline here)."""
     from .text_encoder import TextEncoder
@@ -129,6 +154,8 @@ def main(args: argparse.Namespace) -> int:
     results = text_encoding_ms(pipes[dtypes[0]], batches, args.runs)
     for dt, pipe in pipes.items():
         results += run_bench(pipe, batches, args.frames, args.runs, dt)
+        if dt == "fp32":
+            results += control_variants_ms(pipe, args.frames, args.runs, dt)
     extra = bf16_error(pipes["fp32"], pipes["bf16"], args.frames) if {"fp32", "bf16"} <= set(pipes) else {}
     report = {"config": args.model or "v2 full (random weights)", "frames": args.frames,
               "torch_threads": torch.get_num_threads(), "results": results, **extra}

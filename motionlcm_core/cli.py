@@ -18,6 +18,27 @@ def _pipeline(args: argparse.Namespace):
     return MotionLCMPipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype)
 
 
+def parse_pins(pins: list[str], num_frames: int):
+    """``JOINT@FRAME=X,Y,Z`` (model frame: metres, Y up, the clip starts at the origin facing +Z)."""
+    from . import Control
+    from .motion.skeleton import JOINT_NAMES
+    pos = np.zeros((num_frames, 22, 3), np.float32)
+    mask = np.zeros((num_frames, 22), bool)
+    for pin in pins:
+        try:
+            joint, rest = pin.split("@")
+            frame, xyz = rest.split("=")
+            j, f = JOINT_NAMES.index(joint), int(frame)
+            values = [float(v) for v in xyz.split(",")]
+        except ValueError as exc:
+            raise ValueError(f"bad --pin {pin!r}: use JOINT@FRAME=X,Y,Z with JOINT one of {', '.join(JOINT_NAMES)}"
+                             ) from exc
+        if len(values) != 3 or not 0 <= f < num_frames:
+            raise ValueError(f"bad --pin {pin!r}: three coordinates and a frame in 0..{num_frames - 1}")
+        pos[f, j], mask[f, j] = values, True
+    return Control(pos, mask)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".bvh", ".npz"):
@@ -26,8 +47,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not pipe.trained:
         print("WARNING: the loaded model is UNTRAINED (random weights): the motion is noise, not your prompt.",
               file=sys.stderr)
+    control = parse_pins(args.pin, int(round(args.seconds * 20))) if args.pin else None
     res = pipe.generate([args.prompt], seconds=args.seconds, num_steps=args.steps, seed=args.seed,
-                        guidance_scale=args.guidance, teacher=args.teacher)
+                        guidance_scale=args.guidance, teacher=args.teacher, control=control,
+                        refine=False if args.no_refine else None, refine_steps=args.refine_steps,
+                        refine_strength=args.refine_strength, exact=not args.no_exact)
     joints = res.clip(0)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
@@ -62,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's per-step map)")
     g.add_argument("--teacher", action="store_true", help="sample with the MLD teacher (DDIM 50 + CFG)")
+    g.add_argument("--pin", action="append", default=[], metavar="JOINT@FRAME=X,Y,Z",
+                   help="pin a joint at a frame (model frame, metres, Y up); repeatable, e.g. pelvis@60=0,0.9,2")
+    g.add_argument("--no-refine", action="store_true", help="pins: skip the latent refinement pass")
+    g.add_argument("--refine-steps", type=int, default=None)
+    g.add_argument("--refine-strength", type=float, default=None)
+    g.add_argument("--no-exact", action="store_true", help="pins: skip the exact pass (ControlNet only)")
     g.add_argument("--out", required=True, help="output .bvh (SMPL skeleton) or .npz (joints, feats, settings)")
     for sp in (g,):
         sp.add_argument("--model", default="embedded", help="our .safetensors file, or 'embedded'")

@@ -55,3 +55,18 @@ def test_cli_errors(tmp_path, weights, capsys):
     assert main(["generate", "walk", "--seconds", "60", "--model", str(weights), "--out",
                  str(tmp_path / "a.bvh")]) == 2
     assert "Longer shots" in capsys.readouterr().err
+
+
+def test_generate_with_pins(tmp_path, weights):
+    out = tmp_path / "pinned.npz"
+    assert main(["generate", "a person walks", "--seconds", "2", "--seed", "1", "--model", str(weights),
+                 "--pin", "pelvis@10=0.2,0.9,0.5", "--pin", "right_wrist@30=-0.3,1.4,0.8", "--out", str(out)]) == 0
+    joints = np.load(out)["joints"]
+    assert np.linalg.norm(joints[10, 0] - [0.2, 0.9, 0.5]) < 1e-3
+    assert np.linalg.norm(joints[30, 21] - [-0.3, 1.4, 0.8]) < 1e-2
+
+
+def test_bad_pin(tmp_path, weights, capsys):
+    assert main(["generate", "walk", "--seconds", "2", "--model", str(weights), "--pin", "elbow@3=1,2,3",
+                 "--out", str(tmp_path / "a.npz")]) == 2
+    assert "JOINT@FRAME" in capsys.readouterr().err
