@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run a bpy scenario script in a subprocess so that a Blender crash cannot kill pytest.
+
+Each scenario prints one line ``RESULT:<json>``; :func:`run_scenario` returns that dict.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+HAS_BPY = importlib.util.find_spec("bpy") is not None
+requires_bpy = pytest.mark.skipif(not HAS_BPY, reason="bpy (Blender as a Python module) is not installed")
+
+
+def run_scenario(name: str, tmp_path: Path, *args: str, timeout: float = 120.0) -> dict:
+    """Run ``scenarios/<name>.py`` with the repo on ``sys.path``; isolated Blender user dirs and TMPDIR."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(SCENARIOS), env.get("PYTHONPATH", "")])
+    env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
+    env["TMPDIR"] = str(tmp_path)
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = [sys.executable, str(SCENARIOS / f"{name}.py"), str(tmp_path), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
+    if proc.returncode != 0 or not lines:
+        raise AssertionError(f"scenario {name} failed (rc={proc.returncode})\nstdout:\n{proc.stdout[-4000:]}"
+                             f"\nstderr:\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT:"):])

@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Generate (worker thread) onto three rigs, pins, regenerate in place + history, variations."""
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import torch
+
+import blender_addon
+import bpy_rigs
+from common import fresh_scene, run, world_heads
+from tiny_model import write_tiny_model
+from blender_addon import anim_write, bone_maps, compat, generation
+from motionlcm_core.retarget.mapping import BoneMap
+from motionlcm_core.retarget.rig import pose_world_matrices
+from motionlcm_core.retarget.transfer import retarget
+
+torch.set_num_threads(1)
+
+
+def generate(mode: str = "new") -> generation.ActiveJob:
+    job = generation.start(bpy.context, mode)
+    assert job.job.wait(120), "worker did not finish"
+    state = generation.pump(bpy.context)
+    assert state == "done", (state, job.job.error)
+    return job
+
+
+def check_rig(ob, job) -> dict:
+    """Evaluated world heads vs numpy FK of the add-on's retarget of the job's joints."""
+    rig = bone_maps.rig_from_armature(ob)
+    bm = BoneMap(bones=job.settings["mapping"])
+    joints = job.job.result.joints[0, : job.job.result.lengths[0]]
+    anim = retarget(joints, rig, bm, root_motion="full", foot_cleanup=True, smpl_leg=0.82)
+    src = np.arange(0, len(joints), 2)
+    frames = 1 + src * 3 // 2
+    bones = list(bm.bones.values())
+    fk = pose_world_matrices(rig, anim)[src][:, [rig.index[b] for b in bones]][..., :, 3] @ np.array(ob.matrix_world).T
+    got = world_heads(ob, frames, bones)
+    return {"fk_err": float(np.abs(got - fk[..., :3]).max()), "frames": len(joints),
+            "keys_last_frame": float(max(k[-1, 0] for k in anim_write.read_keys(ob.animation_data.action,
+                                                                                 ob.animation_data.action_slot if compat.HAS_SLOTS else None).values()))}
+
+
+def pins_case(props, ob) -> dict:
+    """Pose pelvis + left wrist at frames 16 and 31, Pin, generate; distances at those frames."""
+    scene, out = bpy.context.scene, {}
+    ob.animation_data_clear() if ob.animation_data and ob.animation_data.action is None else None
+    for frame, loc in ((16, (0.0, 0.3, 0.0)), (31, (0.2, 0.6, 0.05))):
+        scene.frame_set(frame)
+        ob.pose.bones["Pelvis"].location = loc
+        ob.pose.bones["L_Shoulder"].rotation_mode = "XYZ"
+        ob.pose.bones["L_Shoulder"].rotation_euler = (0.0, 0.0, 0.5 * frame / 31)
+        bpy.context.view_layer.update()
+        for b in ob.data.bones:
+            b.select = b.name in ("Pelvis", "L_Wrist")
+        assert bpy.ops.motionlcm.pin() == {"FINISHED"}
+    pins = [(p.bone, p.frame, np.array(p.position)) for p in props.pins]
+    job = generate()
+    for bone, frame, pos in pins:
+        scene.frame_set(frame)
+        out[f"{bone}@{frame}"] = float(np.linalg.norm(np.array(ob.pose.bones[bone].head) - pos))
+    out["n_pins"] = len(pins)
+    out["recipe_pins"] = len(anim_write.get_recipe(ob.animation_data.action)["pins"])
+    out["pin_error_model"] = job.job.result.settings.get("pin_error_m")
+    props.pins.clear()
+    return out
+
+
+def regenerate_case(props, ob) -> dict:
+    """Another action on the same armature (NLA) must stay untouched; history restores the old keys."""
+    action = ob.animation_data.action
+    slot = compat.object_slot(action, ob)
+    before = anim_write.read_keys(action, slot)
+    other, oslot = anim_write.create_action(ob, "Other", {"prompt": "hand keyed"})
+    anim_write.write_pose_keys(ob, other, oslot, np.array([1.0, 10.0]), {"Head": np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0]])})
+    track = ob.animation_data.nla_tracks.new()
+    strip = track.strips.new("Other", 1, other)
+    compat.set_strip_slot(strip, oslot)
+    other_before = anim_write.read_keys(other, oslot)
+    seed_before = props.seed
+    generate("regenerate")
+    after_action = ob.animation_data.action
+    after = anim_write.read_keys(after_action, compat.object_slot(after_action, ob))
+    other_after = anim_write.read_keys(other, oslot)
+    changed = any(not np.array_equal(before[k], after[k]) for k in before)
+    anim_write.restore_history(after_action, compat.object_slot(after_action, ob), 0)
+    restored = anim_write.read_keys(after_action, compat.object_slot(after_action, ob))
+    return {"same_action": after_action == action, "same_slot": (not compat.HAS_SLOTS) or
+            ob.animation_data.action_slot == slot, "keys_changed": changed, "seed_changed": props.seed != seed_before,
+            "other_untouched": all(np.array_equal(other_before[k], other_after[k]) for k in other_before),
+            "history": len(anim_write.history(after_action)),
+            "restored_equal": all(np.array_equal(before[k], restored[k]) for k in before)}
+
+
+def main() -> dict:
+    tmp = Path(sys.argv[1])
+    model = write_tiny_model(tmp / "tiny.safetensors")
+    fresh_scene()
+    blender_addon.register()
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start = 30, 1
+    props = scene.motionlcm
+    props.model, props.checkpoint_file, props.seconds = "file", str(model), 2.5
+    props.prompt = "a person walks forward and waves"
+    out = {}
+    for kind in ("smpl", "mixamo", "rigify"):
+        ob = bpy_rigs.build(kind)
+        props.target = ob
+        job = generate()
+        out[kind] = check_rig(ob, job)
+        out[kind]["timings"] = job.job.result.timings
+    props.target = bpy.data.objects["SMPL"]
+    out["regenerate"] = regenerate_case(props, props.target)
+    props.target = bpy.data.objects["Mixamo"]
+    props.variations = 2
+    generate()
+    out["variations"] = [v.name for v in props.variation_actions]
+    props.variations = 1
+    pin_ob = bpy_rigs.build("smpl", "PinRig")
+    props.target = pin_ob
+    out["pins"] = pins_case(props, pin_ob)
+    out["status"] = props.status
+    blender_addon.unregister()
+    return out
+
+
+run(main)
