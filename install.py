@@ -74,10 +74,18 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_blender(args: argparse.Namespace) -> int:
+    import shutil
+    exe = args.blender or "blender"
+    if not (shutil.which(exe) or Path(exe).is_file()):
+        sys.exit(f"Blender not found at '{exe}': pass --blender /path/to/blender (Blender 4.2 LTS, 4.5 LTS or 5.0)")
     py = setup()
-    code = ("import sys; from pathlib import Path; from blender_addon.install_blender import install_into_blender; "
-            "sys.exit(install_into_blender(Path(sys.argv[1]) if sys.argv[1] else None))")
-    return subprocess.run([str(py), "-c", code, args.blender or ""], cwd=ROOT).returncode
+    code = ("import sys, json; from pathlib import Path\n"
+            "from blender_addon.install_blender import install_into_blender\n"
+            "try:\n    info = install_into_blender(Path(sys.argv[1]))\n"
+            "except (RuntimeError, ValueError, FileNotFoundError) as exc:\n"
+            "    sys.exit(f'could not install into Blender: {exc}')\n"
+            "print('installed and enabled the MotionLCM add-on:', json.dumps(info, indent=1))")
+    return subprocess.run([str(py), "-c", code, args.blender or "blender"], cwd=ROOT).returncode
 
 
 def main() -> int:
