@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from . import anim_write, bone_maps, compat, pins, resample
+from . import anim_write, bone_maps, compat, continuation, pins, resample
 from .jobs import GenerationJob, GenerationRequest
 from .model_cache import ModelSpec
 from .preferences import get_prefs
@@ -85,18 +85,49 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     spec.check_files()
     if mode == "regenerate" and not props.lock_seed:
         props.seed = (props.seed + 1) % (2 ** 31)
-    pin_list, control = pins.control_from_pins(context, props, ob, mapping)
-    recipe = _recipe(props, spec, props.seed, pin_list)
+    start_frame, heads = _clip_start(context, props, ob, mapping, mode)
+    pin_list, control = pins.control_from_pins(context, props, ob, mapping, start_frame)
+    cont = None
+    if heads:
+        cont = continuation.plan(ob, mapping, heads, int(round(props.seconds * pins.MODEL_FPS)))
+        control = continuation.merge_control(cont, control)
+    recipe = dict(_recipe(props, spec, props.seed, pin_list), start_frame=start_frame, continue_from=heads)
     request = GenerationRequest(prompts=(recipe["prompt"],) * props.variations, seconds=props.seconds,
                                 num_steps=recipe["num_steps"], guidance=recipe["guidance"], seed=props.seed,
                                 model=spec, control_positions=control[0] if control else None,
                                 control_mask=control[1] if control else None)
     job = GenerationJob(request, loader) if loader else GenerationJob(request)
-    settings = {"mapping": mapping, "root_motion": props.root_motion, "foot_cleanup": props.foot_cleanup}
+    settings = {"mapping": mapping, "root_motion": props.root_motion, "foot_cleanup": props.foot_cleanup,
+                "start_frame": start_frame, "continuation": cont, "pins": pin_list + _frame0_pins(heads, mapping,
+                                                                                                start_frame),
+                "previous_joints": continuation.previous_joints(ob, mapping, heads) if heads else None}
     _active = ActiveJob(job, ob.session_uid, ob.name, mode, action_name, recipe, settings, time.perf_counter())
     props.running, props.job_progress, props.job_stage, props.status = True, 0.0, "starting", ""
     job.start()
     return _active
+
+
+def _clip_start(context: bpy.types.Context, props: object, ob: bpy.types.Object, mapping: dict[str, str],
+                mode: str) -> tuple[int, dict | None]:
+    """First scene frame of the new clip and the bone heads it continues from (``None``: no continuation).
+
+    Regenerate keeps its recipe's start and pose; a new clip continues from the evaluated pose at the
+    current frame when "Continue from current pose" is on and the armature is animated before it."""
+    scene = context.scene
+    if mode == "regenerate":
+        recipe = anim_write.get_recipe(ob.animation_data.action) or {}
+        return int(recipe.get("start_frame", scene.frame_start)), recipe.get("continue_from")
+    if getattr(props, "continue_pose", False) and continuation.has_previous(ob, scene.frame_current):
+        return scene.frame_current, continuation.current_pose(ob, mapping)
+    return scene.frame_start, None
+
+
+def _frame0_pins(heads: dict | None, mapping: dict[str, str], start_frame: int) -> list[dict]:
+    """IK pins that hold the continued pose's hips, head, hands and feet on the clip's first frame."""
+    if not heads:
+        return []
+    return [{"bone": mapping[j], "joint": j, "frame": start_frame, "position": heads[mapping[j]]}
+            for j in bone_maps.CONTROL_JOINTS if mapping.get(j) in heads]
 
 
 def _regenerate_target(ob: bpy.types.Object) -> bpy.types.Action:
@@ -164,22 +195,43 @@ def _finish(context: bpy.types.Context, props: object, done: ActiveJob) -> None:
 
 
 def anim_for_sample(ob: bpy.types.Object, joints: np.ndarray, settings: dict, scene_fps: float,
-                    src_fps: float) -> tuple[np.ndarray, dict, str, np.ndarray]:
-    """Retarget one sample ``joints [T, 22, 3]`` and resample to the scene fps.
+                    src_fps: float) -> tuple[np.ndarray, dict, str, np.ndarray, float]:
+    """Retarget one sample ``joints [T, 22, 3]``, resample to the scene fps, then meet the pins by IK.
 
-    Returns (frame offsets [F] from the clip start, rotations {bone: [F, 4]}, root bone, root location [F, 3]).
+    ``settings["pins"]`` (recipe entries, armature space, scene frames from ``settings["start_frame"]``)
+    are met on the rig at their scene frames (``ik.solve_pins``), with the retarget's in-place shift.
+    Returns (frame offsets [F] from the clip start, rotations {bone: [F, 4]}, root bone, root location
+    [F, 3], largest pin residual in metres).
     """
     from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH
     from motionlcm_core.retarget.transfer import retarget
     rig = bone_maps.rig_from_armature(ob)
     # the reference leg length is also what rig_positions_to_joints uses for pins: same scale both ways
-    anim = retarget(joints, rig, bone_maps.from_dict(settings["mapping"]), root_motion=settings["root_motion"],
+    bm = bone_maps.from_dict(settings["mapping"])
+    anim = retarget(joints, rig, bm, root_motion=settings["root_motion"],
                     foot_cleanup=settings["foot_cleanup"], smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
     pos = resample.sample_positions(len(joints), src_fps, scene_fps)
     rots = {b: resample.resample_quats(q, pos) for b, q in anim.rotations.items()}
     root = resample.resample_linear(anim.root_translation, pos)
     offsets = np.arange(len(pos), dtype=np.float64)
-    return offsets, rots, anim.root_bone, root
+    residual = 0.0
+    if settings.get("pins"):
+        rots, root, residual = _pin_ik(rig, bm, anim, rots, root, settings, joints, pos, scene_fps)
+    return offsets, rots, anim.root_bone, root, residual
+
+
+def _pin_ik(rig: object, bm: object, anim: object, rots: dict, root: np.ndarray, settings: dict,
+            joints: np.ndarray, pos: np.ndarray, fps: float) -> tuple[dict, np.ndarray, float]:
+    """Scene-rate rotations and root after pin IK, and the largest residual (metres)."""
+    from motionlcm_core.retarget.ik import solve_pins
+    from motionlcm_core.retarget.inverse import model_to_armature
+    from motionlcm_core.retarget.rig import RigAnimation
+    targets, mask = pins.rig_targets(settings["pins"], settings.get("start_frame", 0), len(root))
+    if settings["root_motion"] == "in_place":
+        travel = model_to_armature(joints[:, 0], anim.scale)[:, :2]
+        targets[..., :2] -= resample.resample_linear(travel - travel[:1], pos)[:, None]
+    out = solve_pins(rig, bm, RigAnimation(anim.root_bone, root, rots, anim.scale, fps), targets, mask)
+    return out.rotations, out.root_translation, out.max_residual / anim.scale
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -195,12 +247,15 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: object, 
     Returns the action names.
     """
     scene = context.scene
-    start_frame = float(scene.frame_start)
+    start_frame = float(settings.get("start_frame", scene.frame_start))
+    cont = settings.get("continuation")
     names = []
     for i in range(res.joints.shape[0]):
         joints = res.joints[i, : res.lengths[i]]
-        offsets, rots, root_bone, root = anim_for_sample(ob, joints, settings, scene_fps(scene), res.fps)
-        sample_recipe = dict(recipe, variation=i, timings=res.timings)
+        if cont is not None:
+            joints = continuation.blend_from(cont.to_source(joints), settings["previous_joints"])
+        offsets, rots, root_bone, root, residual = anim_for_sample(ob, joints, settings, scene_fps(scene), res.fps)
+        sample_recipe = dict(recipe, variation=i, timings=res.timings, pin_residual_m=residual)
         if i == 0 and mode == "regenerate":
             action = bpy.data.actions[action_name]
             slot = compat.object_slot(action, ob)

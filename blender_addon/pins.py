@@ -70,9 +70,11 @@ def model_frame(frame: int, frame_start: int, scene_fps: float) -> int:
     return int(round((frame - frame_start) / scene_fps * MODEL_FPS))
 
 
-def control_from_pins(context: bpy.types.Context, props: object, ob: bpy.types.Object,
-                      mapping: dict[str, str]) -> tuple[list[dict], tuple[np.ndarray, np.ndarray] | None]:
-    """Recipe entries and ``(positions [T, 22, 3], mask [T, 22])`` for the pins, or ``None`` without pins."""
+def control_from_pins(context: bpy.types.Context, props: object, ob: bpy.types.Object, mapping: dict[str, str],
+                      start_frame: int | None = None) -> tuple[list[dict], tuple[np.ndarray, np.ndarray] | None]:
+    """Recipe entries and ``(positions [T, 22, 3], mask [T, 22])`` for the pins, or ``None`` without pins.
+
+    ``start_frame``: scene frame of the clip's first frame (default: the scene start)."""
     pin_list = [{"bone": p.bone, "joint": p.joint, "frame": p.frame, "position": list(p.position)}
                 for p in props.pins]
     if not pin_list:
@@ -83,14 +85,31 @@ def control_from_pins(context: bpy.types.Context, props: object, ob: bpy.types.O
     n = int(round(props.seconds * MODEL_FPS))
     positions, mask = np.zeros((n, 22, 3), np.float32), np.zeros((n, 22), bool)
     rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
+    start = scene.frame_start if start_frame is None else int(start_frame)
     for p in pin_list:
-        t = model_frame(p["frame"], scene.frame_start, fps)
+        t = model_frame(p["frame"], start, fps)
         if not 0 <= t < n:
             raise ValueError(f"pin {p['bone']} at frame {p['frame']} is outside the clip (frames "
-                             f"{scene.frame_start}-{scene.frame_start + int(props.seconds * fps)}); "
+                             f"{start}-{start + int(props.seconds * fps)}); "
                              "move it, lengthen the duration or clear the pin")
         joints, jmask = rig_positions_to_joints({p["bone"]: np.array(p["position"])}, rig, bm)
         sel = np.asarray(jmask, bool)
         positions[t][sel] = np.asarray(joints)[sel]
         mask[t] |= sel
     return pin_list, (positions, mask)
+
+
+def rig_targets(pin_list: list[dict], start_frame: float, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Armature-space IK targets ``[F, 22, 3]`` and mask ``[F, 22]`` at scene frames ``start_frame + i``.
+
+    ``pin_list``: recipe entries (``joint`` name, scene ``frame``, armature ``position``); pins that fall
+    outside the clip or between scene frames are left out.
+    """
+    from motionlcm_core.motion.skeleton import JOINT_NAMES
+    targets, mask = np.zeros((num_frames, 22, 3)), np.zeros((num_frames, 22), bool)
+    for p in pin_list:
+        t = p["frame"] - start_frame
+        if p["joint"] in JOINT_NAMES and float(t).is_integer() and 0 <= t < num_frames:
+            k = JOINT_NAMES.index(p["joint"])
+            targets[int(t), k], mask[int(t), k] = p["position"], True
+    return targets, mask

@@ -7,6 +7,7 @@ import numpy as np
 
 from motionlcm_core.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from motionlcm_core.retarget.feet import cleanup_feet
+from motionlcm_core.retarget.ik import PinIKConfig, solve_pins
 from motionlcm_core.retarget.inverse import (MODEL_TO_ARMATURE, model_to_armature, rig_leg_length, rig_scale,
                                              smpl_leg_length)
 from motionlcm_core.retarget.mapping import BoneMap
@@ -19,7 +20,8 @@ REQUIRED_JOINTS = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee",
 
 def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
              root_motion: Literal["full", "in_place"] = "full", foot_cleanup: bool = True,
-             fps: float = 20.0, smpl_leg: float | None = None) -> RigAnimation:
+             fps: float = 20.0, smpl_leg: float | None = None,
+             pins: tuple[np.ndarray, np.ndarray] | None = None, ik: PinIKConfig = PinIKConfig()) -> RigAnimation:
     """Turn SMPL-22 joints ``[T, 22, 3]`` (model frame, metres) into the rig's animation.
 
     Args:
@@ -29,21 +31,37 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
         foot_cleanup: remove foot sliding during contacts first (``cleanup_feet``).
         fps: frame rate of ``joints``.
         smpl_leg: SMPL leg length (m) for the scale; ``None`` measures it from ``joints``.
+        pins: optional ``(positions [T, 22, 3], mask [T, 22])`` model-frame targets (metres) that the rig's
+            mapped bone heads must meet at the masked frames. They go to armature space with the same scale,
+            axes (and in-place shift) as ``joints``, then ``ik.solve_pins`` moves hips, head, wrists, ankles
+            and feet onto them; the result is a ``PinnedAnimation`` with ``pin_residual``. Pins made on the
+            rig with ``rig_positions_to_joints(..., scale=None)`` round-trip exactly when
+            ``smpl_leg=SMPL_REFERENCE_LEG_LENGTH`` (as the add-on does).
+        ik: pin IK settings (fade window).
     """
     joints = _check_inputs(joints, rig, bone_map, root_motion)
+    if pins is not None:
+        pins = _check_pins(pins, joints.shape[0])
     if foot_cleanup and joints.shape[0] >= 3:
         joints = cleanup_feet(joints, fps=fps)
     scale = rig_scale(rig, bone_map, smpl_leg_length(joints) if smpl_leg is None else smpl_leg)
     pose = model_to_armature(joints, scale)
+    travel = pose[:, 0, :2] - pose[:1, 0, :2]                              # [T, 2] pelvis XY travel
     if root_motion == "in_place":
-        pose[..., :2] -= pose[:, :1, :2] - pose[:1, :1, :2]
+        pose[..., :2] -= travel[:, None]
     deltas = solve_deltas(pose, rest_joint_positions(rig, bone_map))     # [T, 22, 3, 3]
     rotations = _local_rotations(rig, bone_map, deltas)
     root = rig.index[bone_map["pelvis"]]
     rest_r = rig.rest_matrices[root]
     root_loc = (pose[:, 0] - rest_r[:3, 3]) @ rest_r[:3, :3]
-    return RigAnimation(root_bone=rig.names[root], root_translation=root_loc, rotations=rotations,
+    anim = RigAnimation(root_bone=rig.names[root], root_translation=root_loc, rotations=rotations,
                         scale=float(scale), fps=float(fps))
+    if pins is None:
+        return anim
+    targets = model_to_armature(pins[0], scale)
+    if root_motion == "in_place":
+        targets[..., :2] -= travel[:, None]
+    return solve_pins(rig, bone_map, anim, targets, pins[1], ik)
 
 
 def rest_joint_positions(rig: Rig, bone_map: BoneMap) -> np.ndarray:
@@ -113,3 +131,13 @@ def _check_inputs(joints: np.ndarray, rig: Rig, bone_map: BoneMap, root_motion: 
     if dup:
         raise ValueError(f"Each rig bone may carry only one SMPL joint; mapped twice: {dup}")
     return joints
+
+
+def _check_pins(pins: tuple[np.ndarray, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(pins, (tuple, list)) or len(pins) != 2:
+        raise ValueError("pins must be a (positions [T, 22, 3], mask [T, 22]) pair in the model frame")
+    positions, mask = np.asarray(pins[0], dtype=np.float64), np.asarray(pins[1], dtype=bool)
+    if positions.shape != (t, NUM_JOINTS, 3) or mask.shape != (t, NUM_JOINTS):
+        raise ValueError(f"pins must be positions [T, 22, 3] and mask [T, 22] with T={t} (as joints); "
+                         f"got {positions.shape} and {mask.shape}")
+    return positions, mask

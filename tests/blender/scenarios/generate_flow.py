@@ -44,25 +44,28 @@ def check_rig(ob, job) -> dict:
 
 
 def pins_case(props, ob) -> dict:
-    """Pose pelvis + left wrist at frames 16 and 31, Pin, generate; distances at those frames."""
+    """Mixamo-like rig (cm, object scale 0.01): pose hips + right arm at frames 16 and 31, pin the hips and
+    the right hand, generate; world-space distances (m) from each pin at its frame."""
     scene, out = bpy.context.scene, {}
-    ob.animation_data_clear() if ob.animation_data and ob.animation_data.action is None else None
-    for frame, loc in ((16, (0.0, 0.3, 0.0)), (31, (0.2, 0.6, 0.05))):
+    hips, arm, hand = "mixamorig:Hips", "mixamorig:RightArm", "mixamorig:RightHand"
+    for frame, loc in ((16, (0.0, 0.0, 10.0)), (31, (20.0, 0.0, 5.0))):
         scene.frame_set(frame)
-        ob.pose.bones["Pelvis"].location = loc
-        ob.pose.bones["L_Shoulder"].rotation_mode = "XYZ"
-        ob.pose.bones["L_Shoulder"].rotation_euler = (0.0, 0.0, 0.5 * frame / 31)
+        ob.pose.bones[hips].location = loc
+        ob.pose.bones[arm].rotation_mode = "XYZ"
+        ob.pose.bones[arm].rotation_euler = (0.0, 0.0, 0.5 * frame / 31)
         bpy.context.view_layer.update()
         for b in ob.data.bones:
-            b.select = b.name in ("Pelvis", "L_Wrist")
+            b.select = b.name in (hips, hand)
         assert bpy.ops.motionlcm.pin() == {"FINISHED"}
-    pins = [(p.bone, p.frame, np.array(p.position)) for p in props.pins]
+    mw = np.array(ob.matrix_world)
+    pins = [(p.bone, p.frame, (mw @ np.append(p.position, 1.0))[:3]) for p in props.pins]
     job = generate()
     for bone, frame, pos in pins:
-        scene.frame_set(frame)
-        out[f"{bone}@{frame}"] = float(np.linalg.norm(np.array(ob.pose.bones[bone].head) - pos))
+        got = world_heads(ob, [frame], [bone])[0, 0]
+        out[f"{bone.split(':')[-1]}@{frame}"] = float(np.linalg.norm(got - pos))
     out["n_pins"] = len(pins)
-    out["recipe_pins"] = len(anim_write.get_recipe(ob.animation_data.action)["pins"])
+    recipe = anim_write.get_recipe(ob.animation_data.action)
+    out["recipe_pins"], out["pin_residual_m"] = len(recipe["pins"]), recipe["pin_residual_m"]
     out["pin_error_model"] = job.job.result.settings.get("pin_error_m")
     props.pins.clear()
     return out
@@ -118,7 +121,7 @@ def main() -> dict:
     generate()
     out["variations"] = [v.name for v in props.variation_actions]
     props.variations = 1
-    pin_ob = bpy_rigs.build("smpl", "PinRig")
+    pin_ob = bpy_rigs.build("mixamo", "PinRig")
     props.target = pin_ob
     out["pins"] = pins_case(props, pin_ob)
     out["status"] = props.status

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Continue from the current pose: clip A baked to NLA, then clip B generated from A's last frame."""
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import torch
+
+import blender_addon
+import bpy_rigs
+from common import fresh_scene, run, world_heads
+from tiny_model import write_tiny_model
+from blender_addon import anim_write, bone_maps, generation, nla
+
+torch.set_num_threads(1)
+
+
+def generate() -> generation.ActiveJob:
+    job = generation.start(bpy.context, "new")
+    assert job.job.wait(120), "worker did not finish"
+    state = generation.pump(bpy.context)
+    assert state == "done", (state, job.job.error)
+    return job
+
+
+def jumps(before: np.ndarray, after: np.ndarray, mapping: dict, bones: list) -> dict:
+    """Largest world distance (cm) over all mapped bones and over the control joints (hips, head, hands, feet)."""
+    d = np.linalg.norm(after - before, axis=-1) * 100.0
+    ctrl = [bones.index(mapping[j]) for j in bone_maps.CONTROL_JOINTS if j in mapping]
+    return {"all_cm": float(d.max()), "control_cm": float(d[ctrl].max()),
+            "worst_bone": bones[int(d.argmax())]}
+
+
+def main() -> dict:
+    tmp = Path(sys.argv[1])
+    model = write_tiny_model(tmp / "tiny.safetensors")
+    fresh_scene()
+    blender_addon.register()
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start = 30, 1
+    props = scene.motionlcm
+    props.model, props.checkpoint_file, props.seconds = "file", str(model), 2.5
+    props.prompt = "a person walks forward"
+    ob = bpy_rigs.build("mixamo")
+    props.target = ob
+    assert props.continue_pose, "Continue from current pose should default to on"
+    generate()
+    mapping = bone_maps.panel_dict(props)
+    bones = list(mapping.values())
+    strip_a = nla.bake_to_nla(ob, 1)
+    last = int(round(strip_a.frame_end))
+    prev = world_heads(ob, [last - 1, last], bones)               # A's last two frames (NLA only)
+    normal = jumps(prev[0], prev[1], mapping, bones)               # one frame of A's own motion
+    scene.frame_set(last)
+    generate()                                                     # continues from A's last pose
+    recipe = anim_write.get_recipe(ob.animation_data.action)
+    first_b = world_heads(ob, [last], bones)[0]
+    out = {"strip_a_end": last, "start_frame": recipe["start_frame"], "continued": recipe["continue_from"] is not None,
+           "jump": jumps(prev[1], first_b, mapping, bones), "a_last_frame_motion": normal,
+           "pin_residual_m": recipe["pin_residual_m"]}
+    props.continue_pose = False
+    generate()                                                     # same clip without continuation: starts at 1
+    cold = world_heads(ob, [scene.frame_start], bones)[0]
+    out["jump_without_continuation"] = jumps(prev[1], cold, mapping, bones)
+    out["cold_start_frame"] = anim_write.get_recipe(ob.animation_data.action)["start_frame"]
+    blender_addon.unregister()
+    return out
+
+
+run(main)
