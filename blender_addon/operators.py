@@ -7,7 +7,7 @@ import sys
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from . import anim_write, bone_maps, compat, deps, generation, nla, pins, rig_build
+from . import anim_write, body, bone_maps, compat, deps, generation, nla, pins, rig_build
 from .preferences import deps_folder
 
 _TIMER_INTERVAL = 0.1
@@ -177,6 +177,37 @@ class MOTIONLCM_OT_add_smpl_rig(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTIONLCM_OT_add_smpl_body(bpy.types.Operator):
+    """Add your SMPL/SMPL-X body (licensed model file, not shipped) skinned to a shaped SMPL-22 armature"""
+    bl_idname, bl_label, bl_options = "motionlcm.add_smpl_body", "Add SMPL body", {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        props = context.scene.motionlcm
+        try:
+            arm, mesh_ob = body.add_body(context, body.context_model_file(context), tuple(props.betas))
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        arm.location = context.scene.cursor.location
+        props.target = arm
+        self.report({"INFO"}, f"{arm.name!r} + {mesh_ob.name!r}: {len(mesh_ob.data.vertices)} vertices")
+        return {"FINISHED"}
+
+
+class MOTIONLCM_OT_apply_body_shape(bpy.types.Operator):
+    """Re-shape the target body (made by Add SMPL body) with the shape sliders; its animation is kept"""
+    bl_idname, bl_label, bl_options = "motionlcm.apply_body_shape", "Apply shape", {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        props = context.scene.motionlcm
+        try:
+            body.apply_shape(context, props.target, tuple(props.betas))
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 class MOTIONLCM_OT_install_deps(bpy.types.Operator):
     """pip-install the Python dependencies into the add-on's own folder (needs online access)"""
     bl_idname, bl_label = "motionlcm.install_deps", "Install dependencies"
@@ -198,7 +229,8 @@ class MOTIONLCM_OT_install_deps(bpy.types.Operator):
 
 classes = (MOTIONLCM_OT_generate, MOTIONLCM_OT_regenerate, MOTIONLCM_OT_cancel, MOTIONLCM_OT_history_back,
            MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins, MOTIONLCM_OT_detect_bone_map,
-           MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig, MOTIONLCM_OT_install_deps)
+           MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig, MOTIONLCM_OT_add_smpl_body,
+           MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps)
 
 
 def register() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import anim_write, compat, deps, generation
+from . import anim_write, body, compat, deps, generation
 
 
 class MOTIONLCM_PT_main(bpy.types.Panel):
@@ -49,6 +49,7 @@ class MOTIONLCM_PT_main(bpy.types.Panel):
             col.prop(props, "checkpoint_file")
         col.prop(props, "root_motion", expand=True)
         col.prop(props, "foot_cleanup")
+        col.prop(props, "continue_pose")
 
     def _draw_buttons(self, layout, props):
         row = layout.row(align=True)
@@ -119,7 +120,31 @@ class MOTIONLCM_PT_pins(bpy.types.Panel):
             layout.label(text=f"{pin.bone} ({pin.joint}) @ {pin.frame}", icon="PINNED")
 
 
-classes = (MOTIONLCM_PT_main, MOTIONLCM_PT_bone_map, MOTIONLCM_PT_pins)
+class MOTIONLCM_PT_body(bpy.types.Panel):
+    bl_label = "Body (SMPL)"
+    bl_space_type, bl_region_type, bl_category = "VIEW_3D", "UI", "MotionLCM"
+    bl_parent_id = "MOTIONLCM_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout, props = self.layout, context.scene.motionlcm
+        layout.prop(props, "smpl_model_file", text="")
+        path = body.context_model_file(context)
+        if path is None or not path.is_file():
+            for i, line in enumerate(body.MISSING_MODEL_LINES):
+                layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        else:
+            layout.label(text=f"Model: {path.name}", icon="CHECKMARK")
+        layout.operator("motionlcm.add_smpl_body", icon="OUTLINER_OB_ARMATURE")
+        col = layout.column(align=True)
+        for i in range(len(props.betas)):
+            col.prop(props, "betas", index=i, text=f"Shape {i}", slider=True)
+        row = layout.row()
+        row.enabled = props.target is not None and body.BODY_KEY in props.target.keys()
+        row.operator("motionlcm.apply_body_shape", icon="MOD_ARMATURE")
+
+
+classes = (MOTIONLCM_PT_main, MOTIONLCM_PT_bone_map, MOTIONLCM_PT_pins, MOTIONLCM_PT_body)
 
 
 def register() -> None:

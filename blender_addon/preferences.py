@@ -38,6 +38,9 @@ class MOTIONLCM_AP_preferences(bpy.types.AddonPreferences):
     official_v2: StringProperty(name="Official V2 checkpoint", subtype="FILE_PATH")
     t5_folder: StringProperty(name="sentence-t5-large folder", subtype="DIR_PATH",
                               description="Text encoder needed by the official checkpoints")
+    smpl_dir: StringProperty(name="SMPL model folder", subtype="DIR_PATH",
+                             description="Folder with SMPLX_NEUTRAL.npz or SMPL_NEUTRAL.npz (licensed by the MPI, "
+                                         "never shipped) for 'Add SMPL body'")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -48,6 +51,9 @@ class MOTIONLCM_AP_preferences(bpy.types.AddonPreferences):
         box.prop(self, "official_v1")
         box.prop(self, "official_v2")
         box.prop(self, "t5_folder")
+        box = layout.box()
+        box.label(text="SMPL / SMPL-X body model (licensed by the MPI, never shipped)")
+        box.prop(self, "smpl_dir")
         box = layout.box()
         missing = deps.missing_modules()
         box.label(text="Dependencies: all found" if not missing else f"Missing: {', '.join(missing)}",

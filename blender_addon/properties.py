@@ -60,6 +60,9 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
                               items=[("full", "Full", "Keep the travel of the hips"),
                                      ("in_place", "In place", "Remove horizontal travel")])
     foot_cleanup: BoolProperty(name="Foot clean-up", default=True, description="Reduce foot sliding")
+    continue_pose: BoolProperty(name="Continue from current pose", default=True,
+                                description="When the armature is animated before the current frame, the new "
+                                            "clip starts at the current frame from the pose shown there")
     bone_map: CollectionProperty(type=MOTIONLCM_PG_bone_map_item)
     bone_map_rig: StringProperty(description="Armature the bone map was detected for")
     bone_map_file: StringProperty(name="Bone map file", subtype="FILE_PATH")
@@ -68,7 +71,9 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
     variation_actions: CollectionProperty(type=MOTIONLCM_PG_history_item)
     smpl_model_file: StringProperty(name="SMPL model", subtype="FILE_PATH",
                                     description="SMPL/SMPL-X model file (.npz/.pkl; licensed, not shipped)")
-    betas: FloatVectorProperty(name="Shape", size=10, default=[0.0] * 10, min=-5.0, max=5.0)
+    betas: FloatVectorProperty(name="Shape", size=10, default=[0.0] * 10, min=-5.0, max=5.0,
+                               description="SMPL shape coefficients (betas 0-9) used by Add SMPL body and "
+                                           "Apply shape")
     # status, written by the job timer on the main thread
     job_progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     job_stage: StringProperty()
