@@ -58,7 +58,8 @@ class MotionVAE(nn.Module):
         tokens = self.global_motion_token[None].expand(B, -1, -1)
         seq = self.query_pos_encoder(torch.cat([tokens, x], dim=1))
         valid = torch.cat([mask.new_ones(B, 2 * L), mask], dim=1)
-        out, _ = self.encoder(seq, key_padding_mask=~valid)
+        # an all-valid batch needs no mask: torch then takes its fused attention kernels
+        out, _ = self.encoder(seq, key_padding_mask=None if bool(valid.all()) else ~valid)
         dist = self.latent_pre(out[:, : 2 * L])
         mu, logvar = dist[:, :L], dist[:, L:]
         std = logvar.exp().pow(0.5)
@@ -74,6 +75,6 @@ class MotionVAE(nn.Module):
         B, T = mask.shape
         memory = self.latent_post(latents)
         queries = self.query_pos_decoder(memory.new_zeros(B, T, memory.shape[-1]))
-        out = self.decoder(queries, memory, tgt_key_padding_mask=~mask)
+        out = self.decoder(queries, memory, tgt_key_padding_mask=None if bool(mask.all()) else ~mask)
         feats = self.final_layer(out)
         return feats * mask[..., None].to(feats.dtype)

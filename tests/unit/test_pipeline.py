@@ -154,3 +154,20 @@ def test_device_choice():
         resolve_device("tpu")
     with pytest.raises(ValueError, match="fp16"):
         resolve_dtype(torch.device("cpu"), "fp16")
+
+
+def test_vae_unmasked_fast_path_equals_masked(pipe):
+    """A full-length sample decodes/encodes the same alone (no mask) and beside a padded one (masked)."""
+    vae = pipe.vae
+    z = torch.randn(2, 2, 8, generator=torch.Generator().manual_seed(0))
+    full = torch.ones(1, 30, dtype=torch.bool)
+    mixed = torch.stack([torch.ones(30, dtype=torch.bool), torch.arange(30) < 17])
+    with torch.no_grad():
+        alone = vae.decode(z[:1], full)
+        batched = vae.decode(z, mixed)
+        np.testing.assert_allclose(alone[0].numpy(), batched[0].numpy(), atol=1e-5)
+        feats = torch.randn(2, 30, 263, generator=torch.Generator().manual_seed(1)) * mixed[..., None]
+        eps = torch.zeros(2, 2, 8)
+        a = vae.encode(feats[:1], full, noise=eps[:1]).mu
+        b = vae.encode(feats, mixed, noise=eps).mu
+        np.testing.assert_allclose(a[0].numpy(), b[0].numpy(), atol=1e-5)
