@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".motionlcm-installed"
 LOCK = ROOT / "requirements.lock"
+BPY50 = ROOT / ".bpy50"          # bpy 5.0.1 for the second run of the Blender tests (shadows 4.5 via PYTHONPATH)
+BPY50_PIN = "bpy==5.0.1"
 
 
 def venv_python() -> Path:
@@ -33,6 +35,7 @@ def _fingerprint() -> str:
     for f in (LOCK, ROOT / "pyproject.toml"):
         h.update(f.read_bytes())
     h.update(sys.version.encode())
+    h.update(b"bpy50")
     return h.hexdigest()
 
 
@@ -55,6 +58,9 @@ def setup() -> Path:
     _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", LOCK])
     _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "--no-build-isolation",
           "-e", ROOT])
+    if not (BPY50 / "bpy").is_dir():
+        _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "--target", BPY50,
+              BPY50_PIN])
     STAMP.write_text(_fingerprint())
     return py
 

@@ -16,6 +16,8 @@ the same solver serves rigs (armature space) and BVH (model space).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from motionlcm_core.motion.skeleton import NUM_JOINTS, PARENTS
@@ -31,6 +33,12 @@ TPOSE_DIRECTIONS = normalize(np.array(
      [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0]], dtype=np.float64))
 _LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))        # hip, knee, ankle, toe
 _ARMS = ((16, 18, 20), (17, 19, 21))          # shoulder, elbow, wrist
+#: Hip/shoulder twist toward the bend plane fades to 0 over this many degrees before +-180 (``twist_toward_bend``).
+TWIST_FADE_DEG = 120.0
+#: Frames of the running median on that twist (odd; removes glitches of up to TWIST_MEDIAN // 2 frames).
+TWIST_MEDIAN = 5
+#: Swing angles (deg) between which the swing-only twist reference goes from trusted to parallel transport.
+SWING_TRUST_DEG = (120.0, 165.0)
 
 
 def _frame_delta(pose_p: np.ndarray, pose_s: np.ndarray, rest_p: np.ndarray, rest_s: np.ndarray) -> np.ndarray:
@@ -58,19 +66,79 @@ def _rotate_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
 
 def _child_delta(parent_delta: np.ndarray, rest_dir: np.ndarray, pose_dir: np.ndarray,
                  apex: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Swing the parent's delta onto ``pose_dir``; optionally blend the twist toward a bend-plane frame.
+    """Swing the parent's delta onto ``pose_dir`` ``[T, 3]``, twist kept continuous in time; optionally
+    turn the twist toward a bend-plane frame.
 
-    ``apex`` = (posed apex ``[T, 3]``, rest apex ``[3]``, weight ``[T]`` in [0, 1]).
+    The swing-only frame is the anatomical twist reference, but it is singular where the bone points away
+    from its parent-carried rest direction (swing near 180 deg). There the frame follows parallel transport
+    from the previous frame instead (``_continuous_twist``). ``apex`` = (posed apex ``[T, 3]``, rest apex
+    ``[3]``, weight ``[T]`` in [0, 1]); the turn is ``twist_toward_bend`` of the bend frame's angle.
     """
     b = normalize(pose_dir)
-    swung = _swing(normalize(parent_delta @ rest_dir), b) @ parent_delta
+    carried = normalize(parent_delta @ rest_dir)
+    swung = _swing(carried, b) @ parent_delta
+    perp = normalize(np.cross(rest_dir, [0.3, 0.5, 0.8]))
+    if swung.ndim == 3 and swung.shape[0] > 1:
+        transported = _swing(b[:-1], b[1:]) @ swung[:-1]
+        tau = np.concatenate([[0.0], _angle_about(b[1:], transported @ perp, swung[1:] @ perp)])
+        trust = _smoothstep((SWING_TRUST_DEG[1] - np.degrees(np.arccos(np.clip(np.sum(carried * b, -1), -1, 1))))
+                            / (SWING_TRUST_DEG[1] - SWING_TRUST_DEG[0]))
+        swung = _rotate_about(b, _continuous_twist(tau, trust)) @ swung
     if apex is None:
         return swung
     bend = _frame_delta(pose_dir, apex[0], rest_dir, apex[1])
-    perp = np.cross(rest_dir, [0.3, 0.5, 0.8])
-    x, y = swung @ perp, bend @ perp
-    phi = np.arctan2(np.sum(b * np.cross(x, y), -1), np.sum(x * y, -1))
-    return _rotate_about(b, apex[2] * phi) @ swung
+    phi = _angle_about(b, swung @ perp, bend @ perp)
+    return _rotate_about(b, twist_toward_bend(phi, apex[2])) @ swung
+
+
+def _angle_about(axis: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Signed angle ``[...]`` (radians) from ``x`` to ``y`` (both ``[..., 3]``, normal to ``axis``) about ``axis``."""
+    return np.arctan2(np.sum(axis * np.cross(x, y), -1), np.sum(x * y, -1))
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _continuous_twist(tau: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """Twist correction ``[T]`` (radians) about the bone from its swing-only frame.
+
+    ``tau[t]``: twist of the swing-only frame at t relative to the frame t-1 transported along the bone's
+    swing; ``trust[t]`` in [0, 1]: how well-conditioned the swing-only frame is. Recurrence
+    ``theta[t] = (1 - trust[t]) * wrap(theta[t-1] - tau[t])``: trusted frames keep the reference exactly,
+    untrusted ones carry the previous frame's twist (no flip), and the carry fades as trust returns.
+    Sequential over T on Python floats (cheap: a few microseconds per frame).
+    """
+    out, prev = np.empty(len(tau)), 0.0
+    for t, (ta, tr) in enumerate(zip(tau.tolist(), trust.tolist())):
+        prev = 0.0 if tr >= 1.0 else (1.0 - tr) * math.remainder(prev - ta, 2 * math.pi)
+        out[t] = prev
+    return out
+
+
+def twist_toward_bend(phi: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Twist ``[T]`` (radians) a limb takes toward its bend plane, continuous on the circle and in time.
+
+    ``phi`` ``[T]``: angle of the bend-plane frame about the bone from the parent-following (swing-only)
+    frame, in (-pi, pi]; ``weight`` ``[T]``: bend weight (0 for a straight limb). Blending a wrapped angle
+    flips where ``phi`` crosses +-pi, so the target fades to 0 there: an apex more than
+    ``180 - TWIST_FADE_DEG`` degrees from where the parent puts it is an impossible hip/shoulder rotation
+    (a knee or elbow bending backwards, mocap noise) and the parent's twist is kept. The target is then a
+    real number in a bounded range; a running median over ``TWIST_MEDIAN`` frames removes one- and
+    two-frame apex glitches that no per-frame rule can tell from motion.
+    """
+    target = weight * _smoothstep((np.pi - np.abs(phi)) / np.radians(TWIST_FADE_DEG)) * phi
+    return _running_median(target, TWIST_MEDIAN)
+
+
+def _running_median(x: np.ndarray, k: int) -> np.ndarray:
+    """Median over a centred window of ``k`` (odd) frames along axis 0 of ``[T, ...]``; edges repeat."""
+    if x.ndim == 0 or x.shape[0] < 3:
+        return x
+    k = min(k, x.shape[0] - (1 - x.shape[0] % 2))
+    padded = np.concatenate([np.repeat(x[:1], k // 2, 0), x, np.repeat(x[-1:], k // 2, 0)], 0)
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, k, axis=0), axis=-1)
 
 
 def _bend(p: np.ndarray, a: int, b: int, c: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,8 @@ requires_bpy = pytest.mark.skipif(not HAS_BPY, reason="bpy (Blender as a Python 
 def run_scenario(name: str, tmp_path: Path, *args: str, timeout: float = 120.0) -> dict:
     """Run ``scenarios/<name>.py`` with the repo on ``sys.path``; isolated Blender user dirs and TMPDIR."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(SCENARIOS), env.get("PYTHONPATH", "")])
+    extra = [env["MOTIONLCM_BPY_PATH"]] if env.get("MOTIONLCM_BPY_PATH") else []  # bpy 5.0 shadows 4.5
+    env["PYTHONPATH"] = os.pathsep.join([*extra, str(REPO), str(SCENARIOS), env.get("PYTHONPATH", "")])
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
     env["TMPDIR"] = str(tmp_path)
     env["OMP_NUM_THREADS"] = "1"

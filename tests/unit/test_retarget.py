@@ -33,8 +33,9 @@ def clips() -> dict[str, np.ndarray]:
     return out
 
 
-def direction_errors(rig, bm, anim, joints) -> tuple[float, float]:
-    """(max angle error deg over mapped bones, max frame-to-frame twist change deg)."""
+def direction_errors(rig, bm, anim, joints, per_bone: bool = False):
+    """(max angle error deg over mapped bones, max frame-to-frame twist change deg); with ``per_bone`` also
+    the twist change ``[T-1]`` (deg) per mapped SMPL joint name."""
     w = pose_world_matrices(rig, anim)
     worst = 0.0
     for j, name in enumerate(JOINT_NAMES):
@@ -47,11 +48,12 @@ def direction_errors(rig, bm, anim, joints) -> tuple[float, float]:
         ref = (joints[:, c] - joints[:, j]) @ MODEL_TO_ARMATURE.T
         cos = np.sum(v * ref, -1) / np.linalg.norm(v, axis=-1) / np.linalg.norm(ref, axis=-1)
         worst = max(worst, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max()))
-    twist = 0.0
-    for b in bm.bones.values():
+    per = {}
+    for j, b in bm.bones.items():
         r = w[:, rig.index[b], :3, :3]
-        twist = max(twist, float(np.degrees(np.abs(twist_angle_about_y(np.swapaxes(r[:-1], -1, -2) @ r[1:]))).max()))
-    return worst, twist
+        per[j] = np.degrees(np.abs(twist_angle_about_y(np.swapaxes(r[:-1], -1, -2) @ r[1:])))
+    twist = max(float(v.max()) for v in per.values())
+    return (worst, twist, per) if per_bone else (worst, twist)
 
 
 @pytest.mark.parametrize("rig_name", ["smpl_tpose", "mixamo_apose_cm", "rigify_split3"])
