@@ -1,6 +1,6 @@
 """Benchmark: retarget 196 frames onto a 65-bone Mixamo-like rig; prints the median of repeated runs (ms).
 
-Run: ``cd /work/main && PYTHONPATH=. .venv/bin/python benchmarks/bench_retarget.py``
+Run from the repository root: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_retarget.py``
 """
 from __future__ import annotations
 
