@@ -21,6 +21,23 @@ def fresh_scene() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
+def scene_with_tiny_model(tmp, prompt: str, seconds: float = 2.5, fps: int = 30):
+    """Fresh scene, add-on registered, the tiny random model selected; returns the panel settings."""
+    import bpy
+
+    import blender_addon
+    from tiny_model import write_tiny_model
+    model = write_tiny_model(tmp / "tiny.safetensors")
+    fresh_scene()
+    blender_addon.register()
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start = fps, 1
+    props = scene.motionlcm
+    props.model, props.checkpoint_file, props.seconds = "file", str(model), seconds
+    props.prompt = prompt
+    return props
+
+
 def world_heads(ob, frames, bones) -> np.ndarray:
     """Evaluated world-space heads [F, len(bones), 3] of pose bones at scene frames."""
     import bpy

@@ -9,8 +9,7 @@ import torch
 
 import blender_addon
 import bpy_rigs
-from common import fresh_scene, run, world_heads
-from tiny_model import write_tiny_model
+from common import run, scene_with_tiny_model, world_heads
 from blender_addon import anim_write, bone_maps, generation, nla
 
 torch.set_num_threads(1)
@@ -34,14 +33,8 @@ def jumps(before: np.ndarray, after: np.ndarray, mapping: dict, bones: list) -> 
 
 def main() -> dict:
     tmp = Path(sys.argv[1])
-    model = write_tiny_model(tmp / "tiny.safetensors")
-    fresh_scene()
-    blender_addon.register()
+    props = scene_with_tiny_model(tmp, "a person walks forward")
     scene = bpy.context.scene
-    scene.render.fps, scene.frame_start = 30, 1
-    props = scene.motionlcm
-    props.model, props.checkpoint_file, props.seconds = "file", str(model), 2.5
-    props.prompt = "a person walks forward"
     ob = bpy_rigs.build("mixamo")
     props.target = ob
     assert props.continue_pose, "Continue from current pose should default to on"

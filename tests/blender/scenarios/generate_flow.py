@@ -9,8 +9,7 @@ import torch
 
 import blender_addon
 import bpy_rigs
-from common import fresh_scene, run, world_heads
-from tiny_model import write_tiny_model
+from common import run, scene_with_tiny_model, world_heads
 from blender_addon import anim_write, bone_maps, compat, generation
 from motionlcm_core.retarget.mapping import BoneMap
 from motionlcm_core.retarget.rig import pose_world_matrices
@@ -99,14 +98,8 @@ def regenerate_case(props, ob) -> dict:
 
 def main() -> dict:
     tmp = Path(sys.argv[1])
-    model = write_tiny_model(tmp / "tiny.safetensors")
-    fresh_scene()
-    blender_addon.register()
+    props = scene_with_tiny_model(tmp, "a person walks forward and waves")
     scene = bpy.context.scene
-    scene.render.fps, scene.frame_start = 30, 1
-    props = scene.motionlcm
-    props.model, props.checkpoint_file, props.seconds = "file", str(model), 2.5
-    props.prompt = "a person walks forward and waves"
     out = {}
     for kind in ("smpl", "mixamo", "rigify"):
         ob = bpy_rigs.build(kind)
