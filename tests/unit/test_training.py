@@ -1,0 +1,247 @@
+"""Training stages on tiny configs and a tiny copy of real clips: losses, resume, bad data, CLI."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm_core.data import collate_motion
+from motionlcm_core.io.checkpoints import load_weights
+from motionlcm_core.models import MotionVAE
+from motionlcm_core.motion import ControlStats
+from motionlcm_core.training.cli import parse_config
+from motionlcm_core.training.distill_lcm import DistillLCMConfig
+from motionlcm_core.training.distill_lcm import main as lcd_main
+from motionlcm_core.training.loop import EMA, Dist, StepBatchSampler, TrainConfig, cosine_with_warmup, train
+from motionlcm_core.training.objectives import vae_objective
+from motionlcm_core.training.stage import dataset, feature_stats
+from motionlcm_core.training.train_controlnet import TrainControlNetConfig, random_hints
+from motionlcm_core.training.train_controlnet import main as controlnet_main
+from motionlcm_core.training.train_denoiser import TrainDenoiserConfig
+from motionlcm_core.training.train_denoiser import main as teacher_main
+from motionlcm_core.training.train_vae import TrainVAEConfig
+from motionlcm_core.training.train_vae import main as vae_main
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("MOTIONLCM_DATA_DIR", REPO.parent / "shared" / "data"))
+TINY = dict(hidden_dim=16, ff_size=32, num_layers=3, num_heads=2, dropout=0.0, batch_size=4, threads=1,
+            log_every=2, device="cpu")
+
+
+class HashedWordsEncoder:
+    """A small real sentence encoder (hashed bag of words, unit norm) so tests need no 90 MB model."""
+
+    name = "hashed-words-32"
+    dim = 32
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        out = torch.zeros(len(texts), self.dim)
+        for i, text in enumerate(texts):
+            for word in text.lower().split() or ["<empty>"]:
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return torch.nn.functional.normalize(out, dim=-1)[:, None]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """8 real training clips (60–150 frames) + a NaN clip, a 30-frame clip and a clip without text."""
+    if not (DATA / "joints_train.npz").is_file():
+        pytest.skip(f"data not found at {DATA}")
+    root = tmp_path_factory.mktemp("data")
+    (root / "texts").mkdir()
+    with np.load(DATA / "joints_train.npz") as src:
+        joints, ids, lengths, offsets = src["joints"], src["ids"], src["lengths"], src["offsets"]
+    good = [i for i in range(len(ids)) if 60 <= lengths[i] <= 150][:8]
+    clips = [(str(ids[i]), joints[offsets[i]:offsets[i] + lengths[i]]) for i in good]
+    clips += [("bad_nan", np.full_like(clips[0][1], np.nan)), ("bad_short", clips[0][1][:30]),
+              ("bad_notext", clips[1][1])]
+    for clip_id, _ in clips[:-1]:
+        src_text = DATA / "texts" / f"{clip_id}.txt"
+        text = src_text.read_text() if src_text.is_file() else "a person walks forward\n"
+        (root / "texts" / f"{clip_id}.txt").write_text(text)
+    arrays = {"joints": np.concatenate([c for _, c in clips]).astype(np.float32),
+              "ids": np.array([c for c, _ in clips]), "lengths": np.array([len(c) for _, c in clips]),
+              "offsets": np.cumsum([0] + [len(c) for _, c in clips[:-1]])}
+    for split in ("train", "val"):
+        np.savez(root / f"joints_{split}.npz", **arrays)
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+    """Feature and text caches go to a temporary folder, not the repository's runs/cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOTIONLCM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+def _history(out_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def vae_file(tiny_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("vae")
+    cfg = TrainVAEConfig(out_dir=str(out), data_dir=str(tiny_data), steps=30, lr=2e-3, warmup_steps=2,
+                         latent_tokens=2, latent_dim=8, eval_batches=1, **TINY)
+    vae_main(cfg)
+    return out
+
+
+def test_vae_stage_learns_and_counts_bad_clips(vae_file):
+    hist = _history(vae_file)
+    first, last = np.mean([h["loss"] for h in hist[:2]]), np.mean([h["loss"] for h in hist[-2:]])
+    assert np.isfinite(last) and last < 0.8 * first
+    log = (vae_file / "train.log").read_text()
+    assert "nan_or_inf: 1" in log and "too_short: 1" in log and "missing_text: 1" in log
+    cfg, parts, info = load_weights(vae_file / "model.safetensors")
+    assert set(parts) == {"vae", "stats"} and cfg.vae.latent_tokens == 2
+    assert info["training"]["vae"]["steps"] == 30 and info["training"]["vae"]["val_mpjpe_mm"] > 0
+
+
+def _tiny_vae_run(tiny_data: Path, out: Path, steps: int, interrupt_at: int | None = None) -> MotionVAE:
+    cfg = TrainConfig(out_dir=str(out), data_dir=str(tiny_data), steps=steps, lr=1e-3, warmup_steps=2,
+                      batch_size=4, save_every=100, log_every=2)
+    from motionlcm_core.config import TransformerConfig, VAEConfig
+    stats = feature_stats(cfg)
+    data = dataset(cfg, stats)
+    torch.manual_seed(0)
+    vae = MotionVAE(VAEConfig(latent_tokens=2, latent_dim=8, transformer=TransformerConfig(16, 32, 3, 2, 0.1)))
+    calls = []
+
+    def step(batch, gen):
+        calls.append(1)
+        if interrupt_at is not None and len(calls) > interrupt_at:
+            raise KeyboardInterrupt
+        return vae_objective(vae, batch.feats, batch.mask, stats, generator=gen)
+
+    train(cfg, data, {"vae": vae}, [{"params": list(vae.parameters())}], step, dist=Dist())
+    return vae
+
+
+def test_resume_after_interrupt_continues_exactly(tiny_data, tmp_path):
+    straight = _tiny_vae_run(tiny_data, tmp_path / "a", steps=6)
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_vae_run(tiny_data, tmp_path / "b", steps=6, interrupt_at=3)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 3
+    resumed = _tiny_vae_run(tiny_data, tmp_path / "b", steps=6)
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_nonfinite_loss_is_skipped_not_fatal(tiny_data, tmp_path):
+    cfg = TrainConfig(out_dir=str(tmp_path), data_dir=str(tiny_data), steps=4, batch_size=4, log_every=1)
+    data = dataset(cfg, feature_stats(cfg))
+    weight = torch.nn.Parameter(torch.ones(3))
+    calls = []
+
+    def step(batch, gen):
+        calls.append(1)
+        scale = float("nan") if len(calls) == 2 else 1.0
+        return {"loss": (weight ** 2).sum() * scale}
+
+    result = train(cfg, data, {"w": torch.nn.ParameterList([weight])}, [{"params": [weight]}], step, dist=Dist())
+    assert result.step == 4 and result.skipped == {"nonfinite_loss": 1}
+    assert torch.isfinite(weight).all() and weight.detach().abs().max() < 1.0
+    assert "nonfinite_loss" in (tmp_path / "train.log").read_text()
+
+
+def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
+    enc = HashedWordsEncoder()
+    common = dict(data_dir=str(tiny_data), steps=4, warmup_steps=1, batch_size=4, threads=1, log_every=2,
+                  device="cpu")
+    arch = dict(hidden_dim=16, ff_size=32, num_layers=3, num_heads=2)
+    teacher_main(TrainDenoiserConfig(out_dir=str(tmp_path / "t"), init=str(vae_file / "model.safetensors"),
+                                     time_dim=16, w_cond_dim=8, **arch, **common), encoder=enc)
+    lcd_main(DistillLCMConfig(out_dir=str(tmp_path / "l"), init=str(tmp_path / "t" / "model.safetensors"),
+                              **common), encoder=enc)
+    controlnet_main(TrainControlNetConfig(out_dir=str(tmp_path / "c"), init=str(tmp_path / "l" / "model.safetensors"),
+                                          embed_dim=8, **arch, **common), encoder=enc)
+    for stage in ("t", "l", "c"):
+        assert all(np.isfinite(h["loss"]) for h in _history(tmp_path / stage))
+    cfg, parts, info = load_weights(tmp_path / "c" / "model.safetensors")
+    assert set(parts) == {"vae", "teacher", "denoiser", "controlnet", "traj_encoder", "stats"}
+    assert cfg.has_teacher and cfg.denoiser.time_cond_proj_dim == 8 and cfg.text_encoder == enc.name
+    assert cfg.controlnet.embed_dim == 8 and cfg.traj_encoder.latent_tokens == 2
+    assert parts["stats"]["control_std"].shape == (22, 3) and set(info["training"]) == {"vae", "teacher", "lcd",
+                                                                                      "controlnet"}
+    # the student moved away from the teacher (cond_proj learned from zero)
+    assert parts["denoiser"]["time_embedding.cond_proj.weight"].abs().sum() > 0
+
+
+def test_lcd_refuses_a_vae_only_file(vae_file, tiny_data, tmp_path):
+    with pytest.raises(ValueError, match="teacher"):
+        lcd_main(DistillLCMConfig(out_dir=str(tmp_path), init=str(vae_file / "model.safetensors"),
+                                  data_dir=str(tiny_data), steps=1), encoder=HashedWordsEncoder())
+
+
+def test_random_hints_control_one_joint_at_some_frames():
+    gen = torch.Generator().manual_seed(0)
+    joints = torch.randn(3, 10, 22, 3)
+    stats = ControlStats(np.zeros((22, 3), np.float32), np.full((22, 3), 2.0, np.float32))
+    hint, mask = random_hints(joints, [10, 6, 2], (0, 15), stats, gen)
+    for b, length in enumerate([10, 6, 2]):
+        joints_used = mask[b].any(dim=(0, 2)).nonzero().flatten().tolist()
+        assert len(joints_used) == 1 and joints_used[0] in (0, 15)
+        frames = mask[b].any(dim=(1, 2)).nonzero().flatten()
+        assert 1 <= len(frames) <= max(length - 1, 1) and frames.max() < length
+    assert torch.allclose(hint[mask], (joints / 2.0)[mask]) and (hint[~mask] == 0).all()
+
+
+def test_batch_sampler_is_a_function_of_step_and_shards_ranks():
+    a = StepBatchSampler(20, 4, seed=1, start_step=0)
+    b = StepBatchSampler(20, 4, seed=1, start_step=7)
+    assert next(iter(b)) == a.batch_at(7) and a.batch_at(7) == StepBatchSampler(20, 4, seed=1).batch_at(7)
+    assert a.batch_at(5) != a.batch_at(0) and {e for e, _ in a.batch_at(5)} == {1}
+    r0, r1 = StepBatchSampler(20, 4, 1, rank=0, world=2), StepBatchSampler(20, 4, 1, rank=1, world=2)
+    assert not {i for _, i in r0.batch_at(0) + r0.batch_at(1)} & {i for _, i in r1.batch_at(0) + r1.batch_at(1)}
+    with pytest.raises(ValueError, match="batch"):
+        StepBatchSampler(5, 8, seed=1)
+
+
+def test_cosine_schedule_and_ema():
+    f = cosine_with_warmup(10, 110)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(60) == pytest.approx(0.5)
+    assert f(110) == pytest.approx(0.0)
+    net = torch.nn.Linear(2, 2)
+    ema = EMA(net, 0.95)
+    before = ema.module.weight.detach().clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net)
+    assert torch.allclose(ema.module.weight, before + 0.05)
+    ema.train()
+    assert not ema.module.training
+    with pytest.raises(ValueError, match="decay"):
+        EMA(net, 1.0)
+
+
+def test_cli_is_generated_from_the_config_fields():
+    cfg = parse_config(DistillLCMConfig, ["--steps", "7", "--w-range", "4", "9", "--no-resume", "--init", "x"])
+    assert cfg.steps == 7 and cfg.w_range == (4.0, 9.0) and cfg.resume is False and cfg.init == "x"
+    vae = parse_config(TrainVAEConfig, ["--latent-tokens", "8", "--dropout", "0"])
+    assert vae.latent_tokens == 8 and vae.dropout == 0.0 and vae.lr == 2e-4
+    with pytest.raises(ValueError, match="steps"):
+        parse_config(TrainVAEConfig, ["--steps", "0"])
+    with pytest.raises(ValueError, match="control_joints"):
+        TrainControlNetConfig(control_joints="0,99")
+
+
+def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
+    import shlex
+    from motionlcm_core.training.__main__ import STAGES as CLI_STAGES
+    from motionlcm_core.training.embedded import EmbeddedConfig, command_line, stage_configs
+    configs = stage_configs(EmbeddedConfig(run_dir=str(tmp_path)))
+    assert list(configs) == ["vae", "teacher", "lcd", "controlnet"]
+    for stage, cfg in configs.items():
+        argv = shlex.split(command_line(stage, cfg))[3:]
+        assert argv[0] == stage and stage in CLI_STAGES
+        assert parse_config(type(cfg), argv[1:]) == cfg
+    with pytest.raises(ValueError, match="unknown stages"):
+        EmbeddedConfig(stages="vae,distill")
+
