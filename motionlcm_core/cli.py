@@ -76,6 +76,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_main(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.__main__ import run
+    return run([args.stage, *args.rest])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="motionlcm", description="MotionLCM text-to-motion (in-process, offline)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     e.set_defaults(func=cmd_eval)
+    t = sub.add_parser("train", help="train a stage (vae, teacher, lcd, controlnet) or the embedded chain",
+                       add_help=False)
+    t.add_argument("stage")
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+    t.set_defaults(func=cmd_train)
     return p
 
 
