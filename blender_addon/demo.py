@@ -60,7 +60,7 @@ def main(out_dir: Path, prompt: str, seconds: float, seed: int, model: str = "em
         bpy.ops.wm.save_as_mainfile(filepath=str(blend))
         t_render = time.perf_counter()
         frames = [int(round(scene.frame_start + k * (scene.frame_end - scene.frame_start) / 7)) for k in range(8)]
-        sheet = preview.render_contact_sheet(scene, frames, out_dir / "motionlcm_demo_preview.png")
+        sheet = preview.render_contact_sheet(scene, frames, out_dir / "motionlcm_demo_preview.png", follow=rigs)
         result = {"blend": str(blend), "preview": str(sheet), "prompt": prompt, "seconds": seconds, "seed": seed,
                   "frames": frames, "timings": timings, "render_s": time.perf_counter() - t_render,
                   "total_s": time.perf_counter() - t0, "status": status, "model": props.model_loaded}

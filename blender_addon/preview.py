@@ -44,14 +44,23 @@ def setup_camera(scene: bpy.types.Scene, target: tuple[float, float, float], dis
     sun.rotation_euler = (np.radians(50), 0.0, np.radians(30))
     scene.collection.objects.link(sun)
     floor = bpy.data.meshes.new("Floor")
-    s = 6.0
+    s = 40.0
     floor.from_pydata([(-s, -s, 0), (s, -s, 0), (s, s, 0), (-s, s, 0)], [], [(0, 1, 2, 3)])
     scene.collection.objects.link(bpy.data.objects.new("Floor", floor))
 
 
+def _follow(scene: bpy.types.Scene, rigs: list[bpy.types.Object], offset: tuple[float, float]) -> None:
+    """Keep the camera on the rigs: x/y of the camera = mean root-bone head + the rest offset."""
+    heads = [ob.matrix_world @ ob.pose.bones[0].head for ob in rigs if ob.pose and ob.pose.bones]
+    if heads and scene.camera is not None:
+        scene.camera.location.x = sum(h.x for h in heads) / len(heads) + offset[0]
+        scene.camera.location.y = sum(h.y for h in heads) / len(heads) + offset[1]
+
+
 def render_contact_sheet(scene: bpy.types.Scene, frames: list[int], out_png: Path, size: tuple[int, int] = (200, 240),
-                         columns: int = 4) -> Path:
-    """Render ``frames`` with Cycles on the CPU (few samples) and tile them into one PNG."""
+                         columns: int = 4, follow: list[bpy.types.Object] | None = None) -> Path:
+    """Render ``frames`` with Cycles on the CPU (few samples) and tile them into one PNG; with ``follow``
+    the camera tracks those rigs' root bones so a figure walking away stays in view."""
     scene.render.engine = "CYCLES"
     scene.cycles.device, scene.cycles.samples = "CPU", 4
     scene.cycles.use_denoising = False
@@ -59,8 +68,15 @@ def render_contact_sheet(scene: bpy.types.Scene, frames: list[int], out_png: Pat
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
     tiles = []
+    offset = None
     for i, f in enumerate(frames):
         scene.frame_set(f)
+        if follow:
+            if offset is None:
+                heads = [ob.matrix_world @ ob.pose.bones[0].head for ob in follow]
+                offset = (scene.camera.location.x - sum(h.x for h in heads) / len(heads),
+                          scene.camera.location.y - sum(h.y for h in heads) / len(heads))
+            _follow(scene, follow, offset)
         path = out_png.parent / f"_frame_{i:02d}.png"
         scene.render.filepath = str(path)
         bpy.ops.render.render(write_still=True)
