@@ -1,25 +1,18 @@
 """BVH write/read round trip and CMU-style import."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from motionlcm_core.io.bvh import read_bvh, write_bvh
+from tests.unit.conftest import load_val_clip
 
-DATA = Path(os.environ.get("MOTIONLCM_DATA_DIR", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    path = DATA / "joints_val.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    d = np.load(path)
-    i = list(d["ids"]).index("cmu_07_03")
-    return d["joints"][d["offsets"][i]:d["offsets"][i] + 60].astype(np.float64)
+    return load_val_clip("cmu_07_03", 60)
 
 
 def test_write_read_round_trip(tmp_path, clip):

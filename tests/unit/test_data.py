@@ -22,8 +22,9 @@ from motionlcm_core.motion import compute_feature_stats, features_from_joints, m
 
 SOURCE = default_data_dir()
 GOOD = ("cmu_02_05", "cmu_05_06", "cmu_06_15", "cmu_12_03")
-pytestmark = pytest.mark.skipif(not (SOURCE / "joints_test.npz").is_file(),
-                                reason=f"CMU data not found at {SOURCE} (set MOTIONLCM_DATA_DIR)")
+pytestmark = [pytest.mark.usefixtures("one_thread"),
+              pytest.mark.skipif(not (SOURCE / "joints_test.npz").is_file(),
+                                 reason=f"CMU data not found at {SOURCE} (set MOTIONLCM_DATA_DIR)")]
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,13 +66,6 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors run faster on one thread on a shared machine; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------- captions

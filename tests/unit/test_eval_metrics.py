@@ -16,6 +16,8 @@ from motionlcm_core.eval.evaluate import EvalConfig, evaluate, format_markdown, 
 from motionlcm_core.eval.evaluator import default_evaluator_path, load_evaluator
 from motionlcm_core.eval.metrics import diversity, foot_skating_ratio, frechet_distance, multimodality, r_precision
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SOURCE = default_data_dir()
 #: Test-split clips of 41–400 frames (about 100 (item, caption) samples).
 CLIPS = ("cmu_01_14", "cmu_02_05", "cmu_05_06", "cmu_05_10", "cmu_06_10", "cmu_06_15", "cmu_07_02", "cmu_127_23",
@@ -23,15 +25,6 @@ CLIPS = ("cmu_01_14", "cmu_02_05", "cmu_05_06", "cmu_05_10", "cmu_06_10", "cmu_0
          "cmu_16_05", "cmu_29_01", "cmu_35_07", "cmu_35_09", "cmu_39_03", "cmu_49_15", "hmp_train_jumping_3")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run faster on one thread on a shared machine; restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------------------- metrics

@@ -1,8 +1,6 @@
 """Pin IK after retargeting (issue 6): pins met on rigs whose proportions differ from the model's."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +11,8 @@ from motionlcm_core.retarget import (BoneMap, model_to_armature, pose_world_matr
 from motionlcm_core.retarget.ik import PinnedAnimation, solve_pins
 from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH
 from tests.unit import rigs
+from tests.unit.conftest import load_val_clip
 
-DATA = Path(os.environ.get("MOTIONLCM_DATA_DIR", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 RIGS = {"mixamo_apose_cm": lambda: (rigs.mixamo_apose_rig(unit=100.0), BoneMap.preset("mixamo")),
         "rigify_split3": lambda: (rigs.rigify_deform_rig(3), rigs.rigify_bone_map(3))}
 #: (frame, SMPL joint, offset in metres from the clip's own joint position)
@@ -24,12 +22,7 @@ PINS = ((15, 21, (0.05, 0.08, 0.0)), (30, 20, (0.0, 0.05, 0.0)), (35, 8, (0.0, 0
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    path = DATA / "joints_val.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    d = np.load(path)
-    i = list(d["ids"]).index("cmu_07_03")
-    return d["joints"][d["offsets"][i]:d["offsets"][i] + min(int(d["lengths"][i]), 100)].astype(np.float64)
+    return load_val_clip("cmu_07_03", 100)
 
 
 def make_pins(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
