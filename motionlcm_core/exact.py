@@ -19,6 +19,9 @@ Applied to generated joints ``(B, T, 22, 3)`` (metres, model frame) before retar
 4. **Body assist.** What a limb cannot reach (e.g. a foot below a straight leg, a head pin above the
    neck's reach) is taken up by shifting the whole body towards it, at most ``max_assist`` metres per
    frame, with a field that is zero on pelvis-pinned frames (feet re-planted); the limbs are solved again.
+5. **Torso lean.** A hand or head pin still out of reach (typically with the pelvis pinned on the same
+   frame) leans the upper body rigidly about spine1 until the limb's root is within reach, at most
+   ``max_lean_deg``, spread over the same window; bone lengths are kept.
 
 Several joints on one frame are handled in depth order, repeated for ``sweeps`` Gauss–Seidel sweeps.
 Pins still not met (beyond the assist, or conflicting: hands pinned further apart than the arms span)
@@ -65,6 +68,7 @@ class ExactConfig:
     window: int = 12
     keep_feet: bool = True
     max_assist: float = 0.25
+    max_lean_deg: float = 40.0
     contact_height: float = 0.05
     sweeps: int = 4
     tolerance: float = 1e-5
@@ -248,6 +252,51 @@ def _assist_shift(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg
     return displacement_field(keys, full[keys], len(joints), cfg.window)
 
 
+_UPPER = [k for k in _SUBTREE[3] if k != 3]
+
+
+def _torso_lean(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray | None:
+    """Lean the upper body (rigidly, about spine1) towards upper-body pins still out of reach, in place:
+    each at most ``max_lean_deg``, averaged per frame, spread smoothly over ``window``. Returns the
+    rotation vectors ``(T, 3)``, or None when nothing was to do. Bone lengths are kept."""
+    from scipy.spatial.transform import Rotation
+    upper = [j for j in _UPPER if pins[:, j].any()]
+    if not upper or cfg.max_lean_deg <= 0:
+        return None
+    pivot = joints[:, 3]
+    total, count = np.zeros((len(joints), 3)), np.zeros(len(joints))
+    for j in upper:
+        rows = np.nonzero(pins[:, j] & (np.linalg.norm(targets[:, j] - joints[:, j], axis=-1) > cfg.tolerance))[0]
+        if not len(rows):
+            continue
+        # the limb's root (shoulder for a wrist, else the parent) must come within reach of the target
+        root = PARENTS[PARENTS[j]] if j in (20, 21) else PARENTS[j]
+        chain = [j, PARENTS[j]] if root != PARENTS[j] else [j]
+        reach = sum(np.linalg.norm(joints[rows, k] - joints[rows, PARENTS[k]], axis=-1) for k in chain)
+        to_target = np.linalg.norm(targets[rows, j] - joints[rows, root], axis=-1)
+        excess = to_target - 0.999 * reach
+        v, w = joints[rows, root] - pivot[rows], targets[rows, j] - pivot[rows]
+        axis = np.cross(_unit(v), _unit(w))
+        full = np.arctan2(np.linalg.norm(axis, axis=-1), np.einsum("ij,ij->i", _unit(v), _unit(w)))
+        need = excess / np.maximum(np.linalg.norm(v, axis=-1), 1e-6)
+        angle = np.clip(np.minimum(need, full), 0.0, np.radians(cfg.max_lean_deg))
+        total[rows] += _unit(axis) * angle[:, None]
+        count[rows] += 1
+    frames = np.nonzero(count)[0]
+    if not len(frames):
+        return None
+    keys = np.union1d(frames, np.nonzero(pins[:, _UPPER].any(axis=1))[0])
+    full = np.zeros((len(joints), 3))
+    full[frames] = total[frames] / count[frames, None]
+    lean = displacement_field(keys, full[keys], len(joints), cfg.window)
+    rows = np.nonzero(np.linalg.norm(lean, axis=-1) > 1e-9)[0]
+    rot = Rotation.from_rotvec(lean[rows])
+    rel = joints[rows][:, _UPPER] - pivot[rows, None]
+    joints[np.ix_(rows, _UPPER)] = pivot[rows, None] + np.stack(
+        [rot.apply(rel[:, k]) for k in range(len(_UPPER))], axis=1)
+    return lean
+
+
 def _solve_clip(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray:
     """Exact pass on one clip, in place: ``joints, targets (T, 22, 3)`` float64, ``pins (T, 22)`` bool."""
     root_frames = np.nonzero(pins[:, 0])[0]
@@ -260,6 +309,8 @@ def _solve_clip(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
         shift = _assist_shift(joints, targets, pins, cfg) if sweep < cfg.sweeps - 1 else None
         if shift is not None:
             _shift_body(joints, shift, cfg)
+        if sweep < cfg.sweeps - 1:
+            _torso_lean(joints, targets, pins, cfg)
     return _clip_residual(joints, targets, pins)
 
 

@@ -206,3 +206,30 @@ def test_generate_refuses_pin_past_a_shorter_clip(pipe):
     pos, mask = _pelvis_pins(40)
     with pytest.raises(ValueError, match="only 30 frames"):
         pipe.generate(text_embeddings=emb(2), lengths=[40, 30], seed=0, control=Control(pos, mask))
+
+
+def test_torso_lean_reaches_a_hand_pin_beyond_the_arm_with_pelvis_pinned():
+    """Pelvis pinned on the same frame: the upper body leans (rigidly) so the hand still gets there."""
+    from motionlcm_core.exact import ExactConfig, apply_exact
+    from motionlcm_core.motion.skeleton import PARENTS
+    rng = np.random.default_rng(0)
+    offsets = np.array([[0, 0, 0], [0.1, -0.05, 0], [-0.1, -0.05, 0], [0, 0.1, 0], [0, -0.4, 0], [0, -0.4, 0],
+                        [0, 0.13, 0], [0, -0.4, 0], [0, -0.4, 0], [0, 0.05, 0], [0, -0.05, 0.12],
+                        [0, -0.05, 0.12], [0, 0.2, 0], [0.08, 0.12, 0], [-0.08, 0.12, 0], [0, 0.1, 0],
+                        [0.1, 0, 0], [-0.1, 0, 0], [0.26, 0, 0], [-0.26, 0, 0], [0.25, 0, 0], [-0.25, 0, 0]])
+    pose = np.zeros((22, 3))
+    for j in range(1, 22):
+        pose[j] = pose[PARENTS[j]] + offsets[j]
+    pose += [0, 0.95, 0]
+    joints = np.repeat(pose[None], 40, axis=0) + rng.normal(0, 1e-3, (40, 1, 3))
+    targets, mask = np.zeros_like(joints), np.zeros((40, 22), bool)
+    targets[20, 0], mask[20, 0] = joints[20, 0], True
+    shoulder = joints[20, 17]
+    targets[20, 21] = shoulder + [-0.2, -0.15, 0.55]   # 0.6 m from the shoulder: the arm (0.51 m) is too short
+    mask[20, 21] = True
+    out = apply_exact(joints[None], targets[None], mask[None])
+    assert out.max_residual < 1e-3
+    lengths = lambda j: np.linalg.norm(j[:, 1:] - j[:, list(PARENTS[1:])], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(lengths(out.joints[0]), lengths(joints), atol=1e-5)
+    no_lean = apply_exact(joints[None], targets[None], mask[None], cfg=ExactConfig(max_lean_deg=0.0))
+    assert no_lean.max_residual > 0.05
