@@ -1,8 +1,6 @@
 """Acceptance tests of issue 3 (retargeting) over real CMU clips from ../shared/data."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,22 +12,15 @@ from motionlcm_core.retarget.inverse import MODEL_TO_ARMATURE
 from motionlcm_core.retarget.rotations import twist_angle_about_y
 from motionlcm_core.retarget.solve import AIM_CHILD, fit_rest_offsets
 from tests.unit import rigs
+from tests.unit.conftest import val_clips
 
-DATA = Path(os.environ.get("MOTIONLCM_DATA_DIR", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 CLIPS = ("cmu_07_03", "cmu_127_01", "aclstm_indian_13")
 
 
 @pytest.fixture(scope="module")
 def clips() -> dict[str, np.ndarray]:
-    path = DATA / "joints_val.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    d = np.load(path)
-    ids = list(d["ids"])
-    out = {}
-    for c in CLIPS:
-        i = ids.index(c)
-        out[c] = d["joints"][d["offsets"][i]:d["offsets"][i] + min(int(d["lengths"][i]), 100)].astype(np.float64)
+    out = val_clips(CLIPS, 100)
+    assert set(out) == set(CLIPS), f"missing val clips: {set(CLIPS) - set(out)}"
     return out
 
 

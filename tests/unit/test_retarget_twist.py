@@ -1,8 +1,6 @@
 """No twist flips on fast motion (issue 3): limb twist stays continuous on the shared ballet/dance clips."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,8 @@ from motionlcm_core.retarget import BoneMap, retarget
 from motionlcm_core.retarget.solve import AIM_CHILD, twist_toward_bend
 from tests.unit import rigs
 from tests.unit.test_retarget import direction_errors
+from tests.unit.conftest import val_clips
 
-DATA = Path(os.environ.get("MOTIONLCM_DATA_DIR", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 #: Fast val clips: ballet leaps 05_17 (165 deg twist jumps before the fix) and 05_03 (50 deg), 131_08 (51 deg).
 FAST_CLIPS = ("cmu_05_17", "cmu_05_03", "cmu_131_08")
 #: 60 deg/frame = 1200 deg/s at 20 fps, above real limb twist rates in dance; flips were 130-180 deg/frame.
@@ -25,13 +23,7 @@ GLITCH_TURN_DEG = 45.0
 
 @pytest.fixture(scope="module")
 def fast_clips() -> dict[str, np.ndarray]:
-    path = DATA / "joints_val.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    d = np.load(path)
-    ids = list(d["ids"])
-    return {c: d["joints"][d["offsets"][ids.index(c)]:d["offsets"][ids.index(c)] + d["lengths"][ids.index(c)]]
-            .astype(np.float64) for c in FAST_CLIPS if c in ids}
+    return val_clips(FAST_CLIPS)
 
 
 def calm_frames(joints: np.ndarray, name: str) -> np.ndarray:
