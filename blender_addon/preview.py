@@ -49,12 +49,10 @@ def setup_camera(scene: bpy.types.Scene, target: tuple[float, float, float], dis
     scene.collection.objects.link(bpy.data.objects.new("Floor", floor))
 
 
-def _follow(scene: bpy.types.Scene, rigs: list[bpy.types.Object], offset: tuple[float, float]) -> None:
-    """Keep the camera on the rigs: x/y of the camera = mean root-bone head + the rest offset."""
-    heads = [ob.matrix_world @ ob.pose.bones[0].head for ob in rigs if ob.pose and ob.pose.bones]
-    if heads and scene.camera is not None:
-        scene.camera.location.x = sum(h.x for h in heads) / len(heads) + offset[0]
-        scene.camera.location.y = sum(h.y for h in heads) / len(heads) + offset[1]
+def _rigs_centre(rigs: list[bpy.types.Object]) -> tuple[float, float]:
+    """Mean world x/y of the rigs' root-bone heads at the current frame."""
+    heads = [ob.matrix_world @ ob.pose.bones[0].head for ob in rigs]
+    return sum(h.x for h in heads) / len(heads), sum(h.y for h in heads) / len(heads)
 
 
 def render_contact_sheet(scene: bpy.types.Scene, frames: list[int], out_png: Path, size: tuple[int, int] = (200, 240),
@@ -71,12 +69,11 @@ def render_contact_sheet(scene: bpy.types.Scene, frames: list[int], out_png: Pat
     offset = None
     for i, f in enumerate(frames):
         scene.frame_set(f)
-        if follow:
+        if follow:  # keep the camera's offset from the rigs it had at the first frame
+            cx, cy = _rigs_centre(follow)
             if offset is None:
-                heads = [ob.matrix_world @ ob.pose.bones[0].head for ob in follow]
-                offset = (scene.camera.location.x - sum(h.x for h in heads) / len(heads),
-                          scene.camera.location.y - sum(h.y for h in heads) / len(heads))
-            _follow(scene, follow, offset)
+                offset = (scene.camera.location.x - cx, scene.camera.location.y - cy)
+            scene.camera.location.x, scene.camera.location.y = cx + offset[0], cy + offset[1]
         path = out_png.parent / f"_frame_{i:02d}.png"
         scene.render.filepath = str(path)
         bpy.ops.render.render(write_still=True)
