@@ -148,7 +148,6 @@ class MotionLCMPipeline:
             self.dtype = torch.float32
         for m in self._modules():
             m.to(self.device, self.dtype)
-        self._text_encoder_cache = None
         return self
 
     def text_encoder(self) -> TextEncoder:
