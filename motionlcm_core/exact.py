@@ -65,7 +65,7 @@ class ExactConfig:
     """``window`` frames (20 fps) over which a correction fades; ``tolerance`` metres for early exit;
     ``max_assist`` metres the whole body may shift towards a pin its limb cannot reach (0 = never)."""
 
-    window: int = 12
+    window: int = 18
     keep_feet: bool = True
     max_assist: float = 0.25
     max_lean_deg: float = 40.0
@@ -197,17 +197,34 @@ def _field_for(joints: np.ndarray, targets: np.ndarray, frames: np.ndarray, j: i
     return displacement_field(frames, targets[frames, j] - joints[frames, j], len(joints), window)
 
 
-def _replant_feet(joints: np.ndarray, before: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> None:
-    """Undo a pelvis ``shift (T, 3)`` at the feet that were on the floor in ``before (T, 22, 3)``."""
+def _foot_shift(foot_height: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> np.ndarray:
+    """Shift ``(T, 3)`` a foot takes when the pelvis moves by ``shift (T, 3)``: in each floor-contact phase of
+    ``foot_height (T,)`` the horizontal shift of the phase's middle frame (a planted foot stays put), blended
+    smoothly into the pelvis shift in the air; the foot's height is never shifted (the legs absorb it)."""
+    from scipy import ndimage
+    contact = foot_height < cfg.contact_height
+    out = shift.copy()
+    out[:, 1] = 0.0
+    if not contact.any():
+        return out
+    labels, count = ndimage.label(contact)
+    middle = np.array([np.nonzero(labels == k)[0].mean() for k in range(1, count + 1)]).round().astype(int)
+    nearest = ndimage.distance_transform_edt(~contact, return_distances=False, return_indices=True)[0]
+    held = out[middle][labels[nearest] - 1]                       # (T, 3) the nearest phase's planted shift
     kernel = np.hanning(9)[1:-1]
+    weight = np.clip(np.convolve(contact.astype(np.float64), kernel / kernel.sum(), mode="same"), 0.0, 1.0)
+    return weight[:, None] * held + (1.0 - weight[:, None]) * out
+
+
+def _replant_feet(joints: np.ndarray, before: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> None:
+    """After a pelvis ``shift (T, 3)``, move each foot of ``joints`` to ``before`` + its :func:`_foot_shift`
+    with leg IK, in place (as close as the leg reaches)."""
     for foot in (10, 11):
-        contact = (before[:, foot, 1] < cfg.contact_height).astype(np.float64)
-        weight = np.clip(np.convolve(contact, kernel / kernel.sum(), mode="same"), 0.0, 1.0)
-        rows = np.nonzero((weight > 1e-6) & (np.abs(shift).sum(-1) > 1e-9))[0]
+        undo = shift - _foot_shift(before[:, foot, 1], shift, cfg)
+        rows = np.nonzero(np.abs(undo).sum(-1) > 1e-9)[0]
         if len(rows):
             sub = joints[rows]
-            goal = sub[:, foot] - weight[rows, None] * shift[rows]
-            _reach(sub, foot, goal, end=_CARRIED_BY[foot], one_bone=False)
+            _reach(sub, foot, sub[:, foot] - undo[rows], end=_CARRIED_BY[foot], one_bone=False)
             joints[rows] = sub
 
 

@@ -95,17 +95,30 @@ def test_exact_reports_unreachable_and_keeps_others(walk):
 
 @needs_walk
 def test_exact_pelvis_shift_keeps_planted_feet(walk):
-    T = len(walk)
+    """A pelvis pin moves the body; the left foot planted around the pin keeps still on the floor: it takes
+    one shift for its whole contact phase and keeps its height, instead of sliding with the body."""
+    T, foot, pin = len(walk), 11, 66
+    contact = walk[:, foot, 1] < 0.05
+    lo = pin - np.argmin(contact[pin::-1])  + 1                      # the contact phase around the pin
+    hi = pin + np.argmin(contact[pin:])
+    assert contact[lo:hi].all() and hi - lo >= 8
     pos, mask = walk.copy()[None], np.zeros((1, T, 22), bool)
-    mask[0, 60, 0] = True
-    pos[0, 60, 0] += [0.06, 0.0, 0.06]
-    on_floor = walk[58:63, 10, 1] < 0.05
+    mask[0, pin, 0] = True
+    pos[0, pin, 0] += [0.12, -0.03, 0.10]
     kept = apply_exact(walk[None], pos, mask).joints[0]
     moved = apply_exact(walk[None], pos, mask, cfg=ExactConfig(keep_feet=False)).joints[0]
-    assert np.allclose(kept[60, 0], pos[0, 60, 0], atol=1e-6)
-    feet = [f for f, c in zip(range(58, 63), on_floor) if c]
-    slide_kept = np.abs(kept[feet, 10] - walk[feet, 10]).max()
-    assert feet and slide_kept < 0.5 * np.abs(moved[feet, 10] - walk[feet, 10]).max()
+
+    def slide(j: np.ndarray) -> float:                               # metres the planted foot travels (x, z)
+        return float(np.linalg.norm(j[lo:hi, foot, [0, 2]] - j[lo, foot, [0, 2]], axis=-1).max())
+
+    assert np.allclose(kept[pin, 0], pos[0, pin, 0], atol=1e-6)
+    assert slide(kept) < slide(walk) + 2e-3 and slide(moved) > slide(walk) + 0.02
+    # …and it is planted where the moved body can reach it, not left behind at its old place
+    shift = pos[0, pin, 0, [0, 2]] - walk[pin, 0, [0, 2]]
+    planted = kept[(lo + hi) // 2, foot, [0, 2]] - walk[(lo + hi) // 2, foot, [0, 2]]
+    assert np.linalg.norm(planted - shift) < 0.5 * np.linalg.norm(shift)
+    np.testing.assert_allclose(kept[lo:hi, foot, 1], walk[lo:hi, foot, 1], atol=1e-4)
+    np.testing.assert_allclose(bones(kept), bones(walk), atol=1e-5)
 
 
 def test_exact_leaves_padding_and_refuses_bad_input():
