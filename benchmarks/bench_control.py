@@ -4,7 +4,7 @@ For test-split clips of the CMU set (every (clip, caption) pair with its seeded 
 random ones) it pins ground-truth joints — ``pelvis``: the pelvis on 25 % of the frames at random;
 ``hand_hips``: right wrist and pelvis on 5 random frames each — and prints per variant the control
 metrics (spec §10.3: average error, 50/20 cm trajectory and location failure rates), the foot-skating
-ratio and, when the evaluator weights exist, FID and R-precision (on features re-extracted from the
+ratio, the fraction of frames with a foot on the floor and, when the evaluator weights exist, FID and R-precision (on features re-extracted from the
 output joints for every variant, so the three are compared alike). Then the latency of each variant at
 batch 1, 196 frames, on the pipeline's device (median of ``--runs`` after warm-up)::
 
@@ -68,6 +68,12 @@ def run_variant(pipe, eval_set, targets, mask, kwargs: dict, batch: int, seed: i
                           control=Control(targets[sl, :n].copy(), mask[sl, :n].copy()), refine_steps=steps, **kwargs)
         out.extend(r.joints[b, :k] for b, k in enumerate(r.lengths))
     return out
+
+
+def foot_contact(joints: list[np.ndarray], height: float = 0.05) -> float:
+    """Fraction of frames with a foot (joints 10, 11) below ``height`` m: shows feet lifted off the floor
+    (fewer contact frames would also lower the skating ratio)."""
+    return float(np.mean(np.concatenate([j[:, [10, 11], 1].min(-1) < height for j in joints])))
 
 
 def quality(evaluator, joints: list[np.ndarray], text_emb: np.ndarray, gt_emb: np.ndarray, seed: int) -> dict:
@@ -135,6 +141,7 @@ def main() -> None:
             joints = run_variant(pipe, eval_set, targets, mask, kwargs, args.batch, args.seed, args.refine_steps)
             row = {"pins": kind, "variant": name, **control_errors(pad_feats(joints), targets, mask, eval_set.lengths),
                    "skate_ratio": foot_skating_ratio(pad_feats(joints), eval_set.lengths),
+                   "foot_contact": foot_contact(joints),
                    **quality(evaluator, joints, text_emb, gt_emb, args.seed)}
             report["rows"].append(row)
             if not args.json:
@@ -144,6 +151,7 @@ def main() -> None:
                 row = {"pins": kind, "variant": "+exact+foot_cleanup",
                        **control_errors(pad_feats(feet), targets, mask, eval_set.lengths),
                        "skate_ratio": foot_skating_ratio(pad_feats(feet), eval_set.lengths),
+                       "foot_contact": foot_contact(feet),
                        **quality(evaluator, feet, text_emb, gt_emb, args.seed)}
                 report["rows"].append(row)
                 if not args.json:

@@ -189,9 +189,21 @@ def _finish(context: bpy.types.Context, props: object, done: ActiveJob) -> None:
                          action_name=done.action_name)
     res.timings["apply"] = time.perf_counter() - t0
     props.last_time = time.perf_counter() - done.started
-    notes = " ".join(res.messages)
+    notes = " ".join([*res.messages, pin_note(anim_write.get_recipe(bpy.data.actions[names[0]]))])
     props.status = f"{names[0]}: {props.last_time:.2f} s on {res.device}. {notes}".strip()
     anim_write.push_undo("MotionLCM generate")
+
+
+PIN_TOLERANCE_M = 0.01
+
+
+def pin_note(recipe: dict) -> str:
+    """A status note when a pin was left more than 1 cm off (out of the rig's reach), else ""."""
+    residual = float(recipe.get("pin_residual_m") or 0.0)
+    if residual <= PIN_TOLERANCE_M:
+        return ""
+    return (f"A pin is out of reach: {100 * residual:.0f} cm left (move it closer to the body, or pin the hips "
+            "nearer to it).")
 
 
 def anim_for_sample(ob: bpy.types.Object, joints: np.ndarray, settings: dict, scene_fps: float,

@@ -45,3 +45,5 @@ def test_pins_met(flow):
     for key in ("Hips@16", "Hips@31", "RightHand@16", "RightHand@31"):
         assert r[key] < 0.01, (key, r[key])
     assert r["pin_error_model"]["final"] < 0.01
+    assert "out of reach" not in r["status"]
+    assert r["unreachable_residual_m"] > 1.0 and "A pin is out of reach" in r["unreachable_status"]

@@ -66,6 +66,14 @@ def pins_case(props, ob) -> dict:
     recipe = anim_write.get_recipe(ob.animation_data.action)
     out["recipe_pins"], out["pin_residual_m"] = len(recipe["pins"]), recipe["pin_residual_m"]
     out["pin_error_model"] = job.job.result.settings.get("pin_error_m")
+    out["status"] = props.status
+    # a hand pin 3 m above the hips cannot be met: the status says so and how far it was left
+    hand_pin = next(p for p in props.pins if p.bone == hand)
+    hand_pin.position = (np.array(hand_pin.position) + np.array([0.0, 0.0, 300.0])).tolist()
+    scene.frame_set(scene.frame_start)          # a new clip from the start, not a continuation at frame 31
+    generate()
+    out["unreachable_status"] = props.status
+    out["unreachable_residual_m"] = anim_write.get_recipe(ob.animation_data.action)["pin_residual_m"]
     props.pins.clear()
     return out
 
