@@ -208,7 +208,7 @@ def _foot_shift(foot_height: np.ndarray, shift: np.ndarray, cfg: ExactConfig) ->
     if not contact.any():
         return out
     labels, count = ndimage.label(contact)
-    middle = np.array([np.nonzero(labels == k)[0].mean() for k in range(1, count + 1)]).round().astype(int)
+    middle = np.round(ndimage.mean(np.arange(len(contact)), labels, np.arange(1, count + 1))).astype(int)
     nearest = ndimage.distance_transform_edt(~contact, return_distances=False, return_indices=True)[0]
     held = out[middle][labels[nearest] - 1]                       # (T, 3) the nearest phase's planted shift
     kernel = np.hanning(9)[1:-1]
