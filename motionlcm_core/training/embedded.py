@@ -49,6 +49,7 @@ class EmbeddedConfig:
     controlnet_steps: int = 1300
     controlnet_lr: float = 3e-4
     controlnet_cond_ratio: float = 10.0               # spec: 1.0; weighted up for a short run
+    controlnet_lcm_grid: int = 10                      # spec: 10 grid timesteps; 1: only the 1-step sampler's t
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
@@ -79,7 +80,7 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
         "controlnet": train_controlnet.TrainControlNetConfig(
             out_dir=str(run / "controlnet"), init=str(run / "lcd" / WEIGHTS), steps=cfg.controlnet_steps,
             batch_size=16 * k, lr=cfg.controlnet_lr, lr_spatial=cfg.controlnet_lr,
-            cond_ratio=cfg.controlnet_cond_ratio, **TRAJ_SIZE, **common),
+            cond_ratio=cfg.controlnet_cond_ratio, lcm_grid=cfg.controlnet_lcm_grid, **TRAJ_SIZE, **common),
     }
 
 

@@ -109,6 +109,16 @@ class ControlLossConfig:
     fixed_w: float = 6.5
 
 
+def control_timesteps(batch: int, num_train_timesteps: int, lcm_grid: int | None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """ControlNet training timesteps ``(batch,)``: uniform over the ``lcm_grid`` points ``(n+1)·k − 1``,
+    ``k = T / lcm_grid`` (V2: 10 points 99…999; 1: only T−1, the 1-step sampler's), or U{0..T−1} for None."""
+    if not lcm_grid:
+        return torch.randint(0, num_train_timesteps, (batch,), generator=generator)
+    k = num_train_timesteps // lcm_grid
+    return (torch.randint(0, lcm_grid, (batch,), generator=generator) + 1) * k - 1
+
+
 def controlnet_objective(vae: MotionVAE, denoiser: LatentDenoiser, controlnet: MotionControlNet,
                          traj_encoder: TrajectoryEncoder, schedule: NoiseSchedule, z: torch.Tensor,
                          text: torch.Tensor, mask: torch.Tensor, hint: torch.Tensor, hint_mask: torch.Tensor,
@@ -122,13 +132,8 @@ def controlnet_objective(vae: MotionVAE, denoiser: LatentDenoiser, controlnet: M
     B = z.shape[0]
     # 1. random draws
     noise = draws.noise if draws.noise is not None else _randn(z.shape, z, generator)
-    if draws.timesteps is not None:
-        t = draws.timesteps
-    elif cfg.lcm_grid:
-        k = schedule.cfg.num_train_timesteps // cfg.lcm_grid
-        t = (torch.randint(0, cfg.lcm_grid, (B,), generator=generator) + 1) * k - 1
-    else:
-        t = torch.randint(0, schedule.cfg.num_train_timesteps, (B,), generator=generator)
+    t = draws.timesteps if draws.timesteps is not None else control_timesteps(
+        B, schedule.cfg.num_train_timesteps, cfg.lcm_grid, generator)
     t = t.to(z.device)
     if draws.w is not None:
         w = draws.w

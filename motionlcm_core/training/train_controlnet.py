@@ -36,6 +36,7 @@ class TrainControlNetConfig(ArchConfig):
     lr_spatial: float = 1e-4                       # trajectory-encoder learning rate
     embed_dim: int = 256                           # ControlNet condition-MLP width
     cond_ratio: float = 1.0
+    lcm_grid: int = 10                             # t on this many LCM grid points (1: only t=999, the 1-step sampler's)
     control_loss: str = "l1_smooth"                # "l1_smooth" | "l1" | "l2" (in metres)
     stats_epochs: int = 2                          # crops per item used for Mean_raw/Std_raw
 
@@ -52,6 +53,8 @@ class TrainControlNetConfig(ArchConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.joints()
+        if self.lcm_grid < 1:
+            raise ValueError(f"lcm_grid must be >= 1 (1: train only at t=999), got {self.lcm_grid}")
         if self.control_loss not in ("l1_smooth", "l1", "l2"):
             raise ValueError(f"control_loss must be 'l1_smooth', 'l1' or 'l2', got {self.control_loss!r}")
 
@@ -102,7 +105,7 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
                                  transformer=cfg.transformer())
     traj = TrajectoryEncoder(traj_cfg).to(dist.device)
     schedule = NoiseSchedule(model_cfg.scheduler)
-    loss_cfg = ControlLossConfig(loss_fn=cfg.control_loss, cond_ratio=cfg.cond_ratio)
+    loss_cfg = ControlLossConfig(loss_fn=cfg.control_loss, cond_ratio=cfg.cond_ratio, lcm_grid=cfg.lcm_grid)
     joint_ids = cfg.joints()
 
     def step(batch, gen):

@@ -18,7 +18,7 @@ from motionlcm_core.training.cli import parse_config
 from motionlcm_core.training.distill_lcm import DistillLCMConfig
 from motionlcm_core.training.distill_lcm import main as lcd_main
 from motionlcm_core.training.loop import EMA, Dist, StepBatchSampler, TrainConfig, cosine_with_warmup, train
-from motionlcm_core.training.objectives import vae_objective
+from motionlcm_core.training.objectives import control_timesteps, vae_objective
 from motionlcm_core.training.stage import dataset, feature_stats
 from motionlcm_core.training.train_controlnet import TrainControlNetConfig, random_hints
 from motionlcm_core.training.train_controlnet import main as controlnet_main
@@ -191,6 +191,16 @@ def test_random_hints_control_one_joint_at_some_frames():
         frames = mask[b].any(dim=(1, 2)).nonzero().flatten()
         assert 1 <= len(frames) <= max(length - 1, 1) and frames.max() < length
     assert torch.allclose(hint[mask], (joints / 2.0)[mask]) and (hint[~mask] == 0).all()
+
+
+def test_control_timesteps_on_the_lcm_grid():
+    gen = torch.Generator().manual_seed(0)
+    assert set(control_timesteps(400, 1000, 10, gen).tolist()) == set(range(99, 1000, 100))   # spec (V2)
+    assert set(control_timesteps(50, 1000, 1, gen).tolist()) == {999}                         # 1-step sampler's
+    t = control_timesteps(400, 1000, None, gen)
+    assert t.min() >= 0 and t.max() <= 999 and len(set(t.tolist())) > 100
+    with pytest.raises(ValueError, match="lcm_grid"):
+        TrainControlNetConfig(lcm_grid=0)
 
 
 def test_batch_sampler_is_a_function_of_step_and_shards_ranks():
