@@ -128,10 +128,13 @@ def test_resume_after_interrupt_continues_exactly(tiny_data, tmp_path):
     straight = _tiny_vae_run(tiny_data, tmp_path / "a", steps=6)
     with pytest.raises(KeyboardInterrupt):
         _tiny_vae_run(tiny_data, tmp_path / "b", steps=6, interrupt_at=3)
-    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["step"] == 3
     resumed = _tiny_vae_run(tiny_data, tmp_path / "b", steps=6)
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
+    # each run logs to its own folder only (one process, several runs: the embedded chain)
+    assert str(tmp_path / "b") not in (tmp_path / "a" / "train.log").read_text()
+    assert "resumed" in (tmp_path / "b" / "train.log").read_text()
 
 
 def test_nonfinite_loss_is_skipped_not_fatal(tiny_data, tmp_path):
