@@ -46,10 +46,10 @@ class EmbeddedConfig:
     vae_steps: int = 1200
     teacher_steps: int = 1500
     lcd_steps: int = 1000
-    controlnet_steps: int = 1300
+    controlnet_steps: int = 5000
     controlnet_lr: float = 3e-4
-    controlnet_cond_ratio: float = 10.0               # spec: 1.0; weighted up for a short run
-    controlnet_lcm_grid: int = 10                      # spec: 10 grid timesteps; 1: only the 1-step sampler's t
+    controlnet_cond_ratio: float = 100.0              # spec: 1.0; weighted up for a short run
+    controlnet_lcm_grid: int = 1                       # spec: 10 grid timesteps; 1: only the 1-step sampler's t=999
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
