@@ -95,11 +95,11 @@ def test_exact_reports_unreachable_and_keeps_others(walk):
 
 @needs_walk
 def test_exact_pelvis_shift_keeps_planted_feet(walk):
-    """A pelvis pin moves the body; the left foot planted around the pin keeps still on the floor: it takes
+    """A pelvis pin moves the body; the right foot planted around the pin keeps still on the floor: it takes
     one shift for its whole contact phase and keeps its height, instead of sliding with the body."""
     T, foot, pin = len(walk), 11, 66
     contact = walk[:, foot, 1] < 0.05
-    lo = pin - np.argmin(contact[pin::-1])  + 1                      # the contact phase around the pin
+    lo = pin - np.argmin(contact[pin::-1]) + 1                       # the contact phase around the pin
     hi = pin + np.argmin(contact[pin:])
     assert contact[lo:hi].all() and hi - lo >= 8
     pos, mask = walk.copy()[None], np.zeros((1, T, 22), bool)
