@@ -66,7 +66,8 @@ def _recipe(props: object, spec: ModelSpec, seed: int, pin_list: list[dict]) -> 
     return {"prompt": props.prompt.strip(), "seed": seed, "num_steps": int(props.num_steps),
             "guidance": props.guidance if props.use_guidance else None, "model": spec.label(),
             "seconds": props.seconds, "variations": props.variations, "root_motion": props.root_motion,
-            "foot_cleanup": props.foot_cleanup, "pins": pin_list}
+            "foot_cleanup": props.foot_cleanup, "pins": pin_list, "refine": props.refine_pins,
+            "refine_steps": props.refine_steps, "refine_strength": props.refine_strength, "exact": props.exact_pins}
 
 
 def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJob:
@@ -95,7 +96,9 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     request = GenerationRequest(prompts=(recipe["prompt"],) * props.variations, seconds=props.seconds,
                                 num_steps=recipe["num_steps"], guidance=recipe["guidance"], seed=props.seed,
                                 model=spec, control_positions=control[0] if control else None,
-                                control_mask=control[1] if control else None)
+                                control_mask=control[1] if control else None, refine=recipe["refine"],
+                                refine_steps=recipe["refine_steps"], refine_strength=recipe["refine_strength"],
+                                exact=recipe["exact"])
     job = GenerationJob(request, loader) if loader else GenerationJob(request)
     settings = {"mapping": mapping, "root_motion": props.root_motion, "foot_cleanup": props.foot_cleanup,
                 "start_frame": start_frame, "continuation": cont, "pins": pin_list + _frame0_pins(heads, mapping,

@@ -30,6 +30,10 @@ class GenerationRequest:
     model: ModelSpec = field(default_factory=ModelSpec)
     control_positions: np.ndarray | None = None
     control_mask: np.ndarray | None = None
+    refine: bool = True                  # passes that meet pins (used only with control)
+    refine_steps: int = 2
+    refine_strength: float = 0.15
+    exact: bool = True
 
     def __post_init__(self) -> None:
         if not self.prompts or any(not p.strip() for p in self.prompts):
@@ -163,8 +167,10 @@ class GenerationJob:
             pos = np.broadcast_to(req.control_positions, (b, *req.control_positions.shape)).copy()
             mask = np.broadcast_to(req.control_mask, (b, *req.control_mask.shape)).copy()
             control = Control(positions=torch.as_tensor(pos, dtype=torch.float32), mask=torch.as_tensor(mask))
+        passes = {} if control is None else dict(refine=req.refine, refine_steps=req.refine_steps,
+                                                  refine_strength=req.refine_strength, exact=req.exact)
         return pipe.generate(list(req.prompts), seconds=req.seconds, num_steps=req.num_steps,
-                             guidance_scale=req.guidance, seed=req.seed, control=control)
+                             guidance_scale=req.guidance, seed=req.seed, control=control, **passes)
 
 
 def _device_label(pipe: object) -> str:

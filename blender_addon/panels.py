@@ -114,6 +114,13 @@ class MOTIONLCM_PT_pins(bpy.types.Panel):
     def draw(self, context):
         layout, props = self.layout, context.scene.motionlcm
         layout.prop(props, "show_pins")
+        row = layout.row(align=True)
+        row.prop(props, "refine_pins", toggle=True)
+        sub = row.row(align=True)
+        sub.enabled = props.refine_pins
+        sub.prop(props, "refine_steps", text="")
+        sub.prop(props, "refine_strength", text="")
+        row.prop(props, "exact_pins", toggle=True)
         if not props.pins:
             layout.label(text="Pose hips/feet/hands/head, then press Pin")
         for pin in props.pins:

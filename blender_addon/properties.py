@@ -68,6 +68,15 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
     bone_map_file: StringProperty(name="Bone map file", subtype="FILE_PATH")
     pins: CollectionProperty(type=MOTIONLCM_PG_pin)
     show_pins: BoolProperty(name="Show pins", default=True)
+    refine_pins: BoolProperty(name="Refine", default=True,
+                              description="Refine the sampled latent through the decoder towards the pins")
+    refine_steps: IntProperty(name="Iterations", default=2, min=1, max=50,
+                              description="Gradient steps of the latent refinement (each costs ~3 decodes)")
+    refine_strength: FloatProperty(name="Strength", default=0.15, min=0.01, max=2.0,
+                                   description="Step size of the latent refinement (latent units)")
+    exact_pins: BoolProperty(name="Exact", default=True,
+                             description="Move pinned joints onto their pins (smoothly over neighbouring frames, "
+                                         "feet kept planted) before retargeting")
     variation_actions: CollectionProperty(type=MOTIONLCM_PG_history_item)
     smpl_model_file: StringProperty(name="SMPL model", subtype="FILE_PATH",
                                     description="SMPL/SMPL-X model file (.npz/.pkl; licensed, not shipped)")

@@ -46,4 +46,8 @@ def test_pins_met(flow):
         assert r[key] < 0.01, (key, r[key])
     assert r["pin_error_model"]["final"] < 0.01
     assert "out of reach" not in r["status"]
+    assert r["default_passes"]["exact"] is True and r["default_passes"]["refine_strength"] == pytest.approx(0.15)
+    assert r["off_passes"] == {"refine_steps": 0, "exact": False}
+    assert not r["off_recipe"]["refine"] and not r["off_recipe"]["exact"]
+    assert r["tuned_passes"]["refine_strength"] == pytest.approx(0.3) and 1 <= r["tuned_passes"]["refine_steps"] <= 5
     assert r["unreachable_residual_m"] > 1.0 and "A pin is out of reach" in r["unreachable_status"]
