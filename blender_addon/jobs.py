@@ -30,9 +30,9 @@ class GenerationRequest:
     model: ModelSpec = field(default_factory=ModelSpec)
     control_positions: np.ndarray | None = None
     control_mask: np.ndarray | None = None
-    refine: bool = True                  # passes that meet pins (used only with control)
-    refine_steps: int = 2
-    refine_strength: float = 0.15
+    refine: bool | None = None           # passes that meet pins (used only with control); None: the
+    refine_steps: int | None = None      # pipeline's defaults (motionlcm_core.refine.RefineConfig)
+    refine_strength: float | None = None
     exact: bool = True
 
     def __post_init__(self) -> None:
