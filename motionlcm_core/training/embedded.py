@@ -44,6 +44,7 @@ class EmbeddedConfig:
     threads: int = 1
     seed: int = 1234
     vae_steps: int = 1200
+    vae_lr: float = 2e-4
     teacher_steps: int = 1500
     lcd_steps: int = 1000
     controlnet_steps: int = 5000
@@ -70,7 +71,7 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
     common = dict(data_dir=cfg.data_dir, device=cfg.device, threads=cfg.threads, seed=cfg.seed, log_every=25,
                   save_every=100)
     return {
-        "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=2e-4,
+        "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=cfg.vae_lr,
                                         **VAE_SIZE, **common),
         "teacher": train_denoiser.TrainDenoiserConfig(
             out_dir=str(run / "teacher"), init=str(run / "vae" / WEIGHTS), steps=cfg.teacher_steps, batch_size=32 * k,

@@ -2,7 +2,14 @@
 
 Frozen VAE and LCM student; per sample one joint of ``control_joints`` is controlled at K ~ U{1..L−1}
 random frames. Loss = MSE(x̂0, z0) + cond_ratio · SmoothL1 of the decoded joints at the controlled
-frames (metres). ``python -m motionlcm_core.training controlnet --init runs/lcd/model.safetensors``.
+frames (metres).
+
+Beyond the spec (all off by default): ``joint_weights`` draws some joints more often than others;
+``synthetic_ratio`` replaces that share of each batch by motions the frozen student samples itself
+(1 step, from the sample's caption) — their latent is the target and their decoded joints give the hints,
+so every such hint is exactly reachable through the decoder (unlimited, never-repeating pairs);
+``warm_start`` starts from another file's ControlNet, trajectory encoder and control statistics with a
+fresh optimiser and schedule. ``python -m motionlcm_core.training controlnet --init runs/lcd/model.safetensors``.
 Writes the init file + ``controlnet.*``, ``traj_encoder.*`` and ``stats.control_mean/std``.
 """
 from __future__ import annotations
@@ -17,10 +24,12 @@ from ..config import ControlNetConfig, TrajEncoderConfig
 from ..data import MotionTextDataset
 from ..models import LatentDenoiser, MotionControlNet, TrajectoryEncoder
 from ..motion import CONTROL_JOINTS, ControlStats, compute_control_stats, recover_joints
-from ..schedulers import NoiseSchedule
+from ..sampling import lcm_sample
+from ..schedulers import LCMScheduler, NoiseSchedule
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import ControlLossConfig, controlnet_objective
-from .stage import ArchConfig, StageWeights, cpu_state, frozen, open_text_stage, save_stage, stats_part
+from .stage import ArchConfig, StageWeights, TextStageContext, cpu_state, frozen, load_stage, open_text_stage
+from .stage import save_stage, stats_part
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -39,6 +48,9 @@ class TrainControlNetConfig(ArchConfig):
     lcm_grid: int = 10                             # t on this many LCM grid points (1: only t=999, the 1-step sampler's)
     control_loss: str = "l1_smooth"                # "l1_smooth" | "l1" | "l2" (in metres)
     stats_epochs: int = 2                          # crops per item used for Mean_raw/Std_raw
+    joint_weights: str = ""                        # draw weights per control joint, e.g. "5,1,1,1,1,1"; "": uniform
+    synthetic_ratio: float = 0.0                   # share of each batch sampled by the frozen student itself
+    warm_start: str = ""                           # file whose ControlNet + trajectory encoder training starts from
 
     def joints(self) -> tuple[int, ...]:
         try:
@@ -50,9 +62,25 @@ class TrainControlNetConfig(ArchConfig):
             raise ValueError(f"control_joints must be SMPL-22 indices 0..21, got {ids}")
         return ids
 
+    def weights(self) -> torch.Tensor:
+        """Draw probabilities ``(len(joints),)`` of the control joints (uniform unless ``joint_weights``)."""
+        n = len(self.joints())
+        if not self.joint_weights:
+            return torch.full((n,), 1.0 / n)
+        try:
+            w = torch.tensor([float(x) for x in self.joint_weights.split(",")])
+        except ValueError as exc:
+            raise ValueError(f"joint_weights must be comma-separated numbers, got {self.joint_weights!r}") from exc
+        if len(w) != n or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError(f"joint_weights needs {n} non-negative numbers (one per control joint, not all 0), "
+                             f"got {self.joint_weights!r}")
+        return w / w.sum()
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.joints()
+        self.weights()
+        if not 0.0 <= self.synthetic_ratio <= 1.0:
+            raise ValueError(f"synthetic_ratio must be in [0, 1], got {self.synthetic_ratio}")
         if self.lcm_grid < 1:
             raise ValueError(f"lcm_grid must be >= 1 (1: train only at t=999), got {self.lcm_grid}")
         if self.control_loss not in ("l1_smooth", "l1", "l2"):
@@ -72,18 +100,45 @@ def control_stats(data: MotionTextDataset, epochs: int) -> ControlStats:
 
 
 def random_hints(joints: torch.Tensor, lengths: list[int], joint_ids: tuple[int, ...], stats: ControlStats,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spatial training hints: per sample one joint from ``joint_ids`` at K ~ U{1..L−1} random frames.
+                 generator: torch.Generator, joint_probs: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spatial training hints: per sample one joint from ``joint_ids`` (drawn with ``joint_probs``, default
+    uniform) at K ~ U{1..L−1} random frames.
 
     ``joints (B, T, 22, 3)`` metres → ``hint`` normalised·mask and ``hint_mask`` bool, both ``(B, T, 22, 3)``."""
     hint_mask = torch.zeros(joints.shape, dtype=torch.bool)
     for b, length in enumerate(lengths):
-        joint = joint_ids[int(torch.randint(len(joint_ids), (), generator=generator))]
+        if joint_probs is None:
+            pick = int(torch.randint(len(joint_ids), (), generator=generator))
+        else:
+            pick = int(torch.multinomial(joint_probs, 1, generator=generator))
+        joint = joint_ids[pick]
         k = int(torch.randint(1, max(length, 2), (), generator=generator))
         frames = torch.randperm(length, generator=generator)[:k]
         hint_mask[b, frames, joint] = True
     hint_mask = hint_mask.to(joints.device)
     return stats.normalize(joints) * hint_mask, hint_mask
+
+
+def self_generated(ctx: TextStageContext, denoiser: LatentDenoiser, scheduler: LCMScheduler, z: torch.Tensor,
+                   joints: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, ratio: float,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace a ``ratio`` share of the batch by the frozen student's own 1-step samples of its captions.
+
+    ``z (B, L, D)`` latents and ``joints (B, T, 22, 3)`` metres of the real crops; ``text (B, 1, Dt)``;
+    ``mask (B, T)``. Returns new ``(z, joints)``: chosen rows hold the sampled latent and its decoded joints
+    (same length as the crop they replace), the rest are unchanged."""
+    pick = torch.rand(z.shape[0], generator=generator) < ratio
+    if not bool(pick.any()):
+        return z, joints
+    idx = pick.nonzero().squeeze(1).to(z.device)
+    noise = torch.randn((len(idx), *z.shape[1:]), generator=generator).to(z)
+    with torch.no_grad():
+        latents = lcm_sample(denoiser, scheduler, noise, text[idx], num_steps=1)
+        decoded = recover_joints(ctx.stats.denormalize(ctx.vae.decode(latents, mask[idx])))
+    z, joints = z.clone(), joints.clone()
+    z[idx], joints[idx] = latents, decoded
+    return z, joints
 
 
 def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
@@ -96,23 +151,34 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
     ctx.weights.require("denoiser", stage="controlnet")
     model_cfg = ctx.weights.config
     denoiser = frozen(LatentDenoiser(model_cfg.denoiser), ctx.weights.parts["denoiser"], dist.device)
-    cstats = control_stats(ctx.data, cfg.stats_epochs)
-    # 2. trainable ControlNet (copy of the student) and trajectory encoder
+    # 2. trainable ControlNet (copy of the student, or the warm-start file's) and trajectory encoder
     torch.manual_seed(cfg.seed)
     controlnet = MotionControlNet.from_denoiser(denoiser, ControlNetConfig(embed_dim=cfg.embed_dim))
-    controlnet.requires_grad_(True)
     traj_cfg = TrajEncoderConfig(latent_tokens=model_cfg.vae.latent_tokens, latent_dim=model_cfg.vae.latent_dim,
                                  transformer=cfg.transformer())
     traj = TrajectoryEncoder(traj_cfg).to(dist.device)
+    if cfg.warm_start:
+        start = load_stage(cfg.warm_start, "controlnet warm start")
+        start.require("controlnet", "traj_encoder", "stats", stage="controlnet warm start")
+        controlnet.load_state_dict(start.parts["controlnet"])
+        traj.load_state_dict(start.parts["traj_encoder"])
+        cstats = start.control_stats()
+    else:
+        cstats = control_stats(ctx.data, cfg.stats_epochs)
+    controlnet.requires_grad_(True)
     schedule = NoiseSchedule(model_cfg.scheduler)
+    scheduler = LCMScheduler(model_cfg.scheduler, schedule)
     loss_cfg = ControlLossConfig(loss_fn=cfg.control_loss, cond_ratio=cfg.cond_ratio, lcm_grid=cfg.lcm_grid)
-    joint_ids = cfg.joints()
+    joint_ids, joint_probs = cfg.joints(), (cfg.weights() if cfg.joint_weights else None)
 
     def step(batch, gen):
         z = ctx.encode_latents(batch, gen)
         text = ctx.table.lookup(batch.captions, dist.device)
         joints = recover_joints(ctx.stats.denormalize(batch.feats))
-        hint, hint_mask = random_hints(joints, batch.lengths, joint_ids, cstats, gen)
+        if cfg.synthetic_ratio > 0:
+            z, joints = self_generated(ctx, denoiser, scheduler, z, joints, text, batch.mask, cfg.synthetic_ratio,
+                                       gen)
+        hint, hint_mask = random_hints(joints, batch.lengths, joint_ids, cstats, gen, joint_probs)
         return controlnet_objective(ctx.vae, denoiser, controlnet, traj, schedule, z, text, batch.mask, hint,
                                     hint_mask, ctx.stats, cstats, loss_cfg, generator=gen)
 

@@ -175,6 +175,47 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
                                                                                       "controlnet"}
     # the student moved away from the teacher (cond_proj learned from zero)
     assert parts["denoiser"]["time_embedding.cond_proj.weight"].abs().sum() > 0
+    # a second phase: warm start from that ControlNet, pelvis-heavy joints, only self-generated motions
+    controlnet_main(TrainControlNetConfig(out_dir=str(tmp_path / "c2"), init=str(tmp_path / "l" / "model.safetensors"),
+                                          warm_start=str(tmp_path / "c" / "model.safetensors"), synthetic_ratio=1.0,
+                                          joint_weights="3,1,1,1,1,1", embed_dim=8, **arch,
+                                          **dict(common, steps=2, lr=1e-12)), encoder=enc)
+    _, parts2, info2 = load_weights(tmp_path / "c2" / "model.safetensors")
+    assert all(np.isfinite(h["loss"]) for h in _history(tmp_path / "c2"))
+    for key in ("control_mean", "control_std"):      # the warm start's control statistics are kept
+        assert torch.equal(parts2["stats"][key], parts["stats"][key])
+    for key, value in parts["controlnet"].items():   # started from its weights (lr ~0: still there)
+        assert torch.allclose(parts2["controlnet"][key], value, atol=1e-6), key
+    assert info2["training"]["controlnet"]["config"]["synthetic_ratio"] == 1.0
+
+
+def test_self_generated_batches_are_decoded_student_samples(vae_file, tiny_data):
+    from motionlcm_core.config import DenoiserConfig, SchedulerConfig, TransformerConfig
+    from motionlcm_core.models import LatentDenoiser
+    from motionlcm_core.motion import recover_joints
+    from motionlcm_core.schedulers import LCMScheduler
+    from motionlcm_core.training.stage import open_text_stage
+    from motionlcm_core.training.train_controlnet import self_generated
+
+    cfg = TrainControlNetConfig(data_dir=str(tiny_data), init=str(vae_file / "model.safetensors"), **TINY)
+    ctx = open_text_stage(cfg, cfg.init, "controlnet", torch.device("cpu"), encoder=HashedWordsEncoder())
+    lat = ctx.weights.config.vae
+    torch.manual_seed(0)
+    denoiser = LatentDenoiser(DenoiserConfig(latent_dim=lat.latent_dim, latent_tokens=lat.latent_tokens,
+                                             text_dim=32, time_dim=16, time_cond_proj_dim=8,
+                                             transformer=TransformerConfig(hidden_dim=16, ff_size=32, num_layers=3,
+                                                                           num_heads=2))).eval()
+    batch = collate_motion([ctx.data[i] for i in range(4)])
+    gen = torch.Generator().manual_seed(0)
+    z = ctx.encode_latents(batch, gen)
+    joints = recover_joints(ctx.stats.denormalize(batch.feats))
+    text = ctx.table.lookup(batch.captions, torch.device("cpu"))
+    sched = LCMScheduler(SchedulerConfig())
+    assert self_generated(ctx, denoiser, sched, z, joints, text, batch.mask, 0.0, gen)[0] is z
+    z1, j1 = self_generated(ctx, denoiser, sched, z, joints, text, batch.mask, 1.0, gen)
+    assert not torch.allclose(z1, z) and z1.shape == z.shape and j1.shape == joints.shape
+    with torch.no_grad():   # every row: its hints are exactly what the decoder makes of its latent
+        assert torch.allclose(j1, recover_joints(ctx.stats.denormalize(ctx.vae.decode(z1, batch.mask))), atol=1e-5)
 
 
 def test_lcd_refuses_a_vae_only_file(vae_file, tiny_data, tmp_path):
@@ -194,6 +235,19 @@ def test_random_hints_control_one_joint_at_some_frames():
         frames = mask[b].any(dim=(1, 2)).nonzero().flatten()
         assert 1 <= len(frames) <= max(length - 1, 1) and frames.max() < length
     assert torch.allclose(hint[mask], (joints / 2.0)[mask]) and (hint[~mask] == 0).all()
+    # draw weights: joint 15 never, joint 0 always
+    _, mask = random_hints(joints, [10, 6, 2], (0, 15), stats, gen, torch.tensor([1.0, 0.0]))
+    assert mask[..., 0, :].any(dim=(1, 2)).all() and not mask[..., 15, :].any()
+
+
+def test_joint_weights_validated():
+    assert torch.allclose(TrainControlNetConfig(joint_weights="5,1,1,1,1,1").weights()[0], torch.tensor(0.5))
+    assert torch.allclose(TrainControlNetConfig().weights(), torch.full((6,), 1 / 6))
+    for bad in ("1,1", "a,b,c,d,e,f", "0,0,0,0,0,0", "-1,1,1,1,1,1"):
+        with pytest.raises(ValueError, match="joint_weights"):
+            TrainControlNetConfig(joint_weights=bad)
+    with pytest.raises(ValueError, match="synthetic_ratio"):
+        TrainControlNetConfig(synthetic_ratio=1.5)
 
 
 def test_control_timesteps_on_the_lcm_grid():
@@ -257,4 +311,5 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
         assert parse_config(type(cfg), argv[1:]) == cfg
     with pytest.raises(ValueError, match="unknown stages"):
         EmbeddedConfig(stages="vae,distill")
+    assert stage_configs(EmbeddedConfig(run_dir=str(tmp_path), vae_lr=1e-3))["vae"].lr == 1e-3
 
