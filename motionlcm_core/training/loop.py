@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import signal
 import time
 from dataclasses import dataclass, field
@@ -203,8 +204,8 @@ def save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
 def load_checkpoint(path: Path, state: TrainState) -> None:
     """Restore ``state`` in place from :func:`save_checkpoint`'s file."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:   # tensors and plain data only
         raise ValueError(f"checkpoint {path} is unreadable ({exc}); delete it or pass --no-resume") from exc
     missing = set(state.modules) - set(payload["modules"])
     if missing:

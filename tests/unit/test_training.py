@@ -135,6 +135,12 @@ def test_resume_after_interrupt_continues_exactly(tiny_data, tmp_path):
     # each run logs to its own folder only (one process, several runs: the embedded chain)
     assert str(tmp_path / "b") not in (tmp_path / "a" / "train.log").read_text()
     assert "resumed" in (tmp_path / "b" / "train.log").read_text()
+    # a checkpoint that would need arbitrary unpickling is refused, with the way out in the message
+    payload = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    payload["skipped"] = Path("x")          # any non-tensor, non-plain object
+    torch.save(payload, tmp_path / "b" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="no-resume"):
+        _tiny_vae_run(tiny_data, tmp_path / "b", steps=7)
 
 
 def test_nonfinite_loss_is_skipped_not_fatal(tiny_data, tmp_path):
