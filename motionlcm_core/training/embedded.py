@@ -51,6 +51,8 @@ class EmbeddedConfig:
     controlnet_lr: float = 3e-4
     controlnet_cond_ratio: float = 100.0              # spec: 1.0; weighted up for a short run
     controlnet_lcm_grid: int = 1                       # spec: 10 grid timesteps; 1: only the 1-step sampler's t=999
+    controlnet_joint_weights: str = ""                 # spec: uniform over the 6 joints; e.g. "5,1,1,1,1,1"
+    controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
@@ -81,7 +83,9 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
         "controlnet": train_controlnet.TrainControlNetConfig(
             out_dir=str(run / "controlnet"), init=str(run / "lcd" / WEIGHTS), steps=cfg.controlnet_steps,
             batch_size=16 * k, lr=cfg.controlnet_lr, lr_spatial=cfg.controlnet_lr,
-            cond_ratio=cfg.controlnet_cond_ratio, lcm_grid=cfg.controlnet_lcm_grid, **TRAJ_SIZE, **common),
+            cond_ratio=cfg.controlnet_cond_ratio, lcm_grid=cfg.controlnet_lcm_grid,
+            joint_weights=cfg.controlnet_joint_weights, synthetic_ratio=cfg.controlnet_synthetic_ratio,
+            **TRAJ_SIZE, **common),
     }
 
 

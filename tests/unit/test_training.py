@@ -317,5 +317,8 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
         assert parse_config(type(cfg), argv[1:]) == cfg
     with pytest.raises(ValueError, match="unknown stages"):
         EmbeddedConfig(stages="vae,distill")
-    assert stage_configs(EmbeddedConfig(run_dir=str(tmp_path), vae_lr=1e-3))["vae"].lr == 1e-3
+    configs = stage_configs(EmbeddedConfig(run_dir=str(tmp_path), vae_lr=1e-3, controlnet_synthetic_ratio=0.5,
+                                           controlnet_joint_weights="5,1,1,1,1,1"))
+    assert configs["vae"].lr == 1e-3 and configs["controlnet"].synthetic_ratio == 0.5
+    assert configs["controlnet"].weights()[0] == 0.5
 
