@@ -45,7 +45,7 @@ class TrainControlNetConfig(ArchConfig):
     lr_spatial: float = 1e-4                       # trajectory-encoder learning rate
     embed_dim: int = 256                           # ControlNet condition-MLP width
     cond_ratio: float = 1.0
-    lcm_grid: int = 10                             # t on this many LCM grid points (1: only t=999, the 1-step sampler's)
+    lcm_grid: int = 10                             # t on this many LCM grid points (1: only t=999, the 1-step one)
     control_loss: str = "l1_smooth"                # "l1_smooth" | "l1" | "l2" (in metres)
     stats_epochs: int = 2                          # crops per item used for Mean_raw/Std_raw
     joint_weights: str = ""                        # draw weights per control joint, e.g. "5,1,1,1,1,1"; "": uniform
