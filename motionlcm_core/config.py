@@ -111,11 +111,27 @@ class SchedulerConfig:
     beta_start: float = 0.00085
     beta_end: float = 0.012
     lcm_timesteps: dict[int, tuple[int, ...]] = field(default_factory=lambda: dict(V2_TIMESTEPS))
+    # Timesteps of pinned sampling (with a ControlNet), per step count; a count not listed uses lcm_timesteps.
+    # Empty for the official models (their ControlNet is trained on the LCM grid). A ControlNet trained only
+    # at t = T−1 (``lcm_grid=1``) records here the timesteps it was trained for, see control_timesteps_for.
+    control_timesteps: dict[int, tuple[int, ...]] = field(default_factory=dict)
     cfg_step_map: dict[int, float] = field(default_factory=lambda: dict(V2_CFG))
     ddim_steps: int = 50
     ddim_guidance: float = 7.5
     timestep_scaling: float = 10.0
     sigma_data: float = 0.5
+
+
+def control_timesteps_for(sched: SchedulerConfig, lcm_grid: int) -> dict[int, tuple[int, ...]]:
+    """Pinned-sampling timesteps for a ControlNet trained at the ``lcm_grid`` points ``(n+1)·k − 1``
+    (``k = T / lcm_grid``): a step count whose first timestep is not among them starts at the highest
+    (T − 1) instead; its later steps are kept. The spec's 10-point grid holds every V2 timestep (→ ``{}``);
+    ``lcm_grid=1`` (trained only at T − 1) gives ``{1: (999,), 2: (999, 299), 4: (999, 399, 299, 299)}``."""
+    if not isinstance(lcm_grid, int) or lcm_grid < 1 or sched.num_train_timesteps % lcm_grid:
+        raise ValueError(f"lcm_grid must be a positive divisor of {sched.num_train_timesteps}, got {lcm_grid!r}")
+    k = sched.num_train_timesteps // lcm_grid
+    grid = {(n + 1) * k - 1 for n in range(lcm_grid)}
+    return {n: (max(grid),) + tuple(ts[1:]) for n, ts in sorted(sched.lcm_timesteps.items()) if ts[0] not in grid}
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
     for key, value in data.items():
         if key in hints and isinstance(value, dict):
             value = _build(hints[key], value)
-        elif key == "lcm_timesteps":
+        elif key in ("lcm_timesteps", "control_timesteps"):
             value = {int(k): tuple(int(t) for t in v) for k, v in value.items()}
         elif key == "cfg_step_map":
             value = {int(k): float(v) for k, v in value.items()}

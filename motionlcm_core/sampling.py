@@ -33,9 +33,10 @@ def lcm_sample(denoiser: LatentDenoiser, scheduler: LCMScheduler, latents: torch
                trace: SamplingTrace | None = None) -> torch.Tensor:
     """LCM multistep sampling. ``latents (B, L, D)`` initial noise, ``text (B, 1, Dt)`` → x0 latents.
 
-    The guidance scale enters only through the w-embedding (w = scale − 1); no CFG batch."""
+    The guidance scale enters only through the w-embedding (w = scale − 1); no CFG batch. With a
+    ``controlnet`` the steps run at the scheduler's controlled timesteps (``SchedulerConfig.control_timesteps``)."""
     # 1. timesteps and the guidance embedding
-    timesteps = scheduler.timesteps(num_steps)
+    timesteps = scheduler.timesteps(num_steps, controlled=controlnet is not None)
     scale = scheduler.guidance_scale(num_steps) if guidance_scale is None else float(guidance_scale)
     B = latents.shape[0]
     w_emb = None

@@ -35,9 +35,13 @@ class LCMScheduler:
         self.cfg = cfg
         self.schedule = schedule or NoiseSchedule(cfg)
 
-    def timesteps(self, num_steps: int) -> tuple[int, ...]:
+    def timesteps(self, num_steps: int, *, controlled: bool = False) -> tuple[int, ...]:
+        """The timesteps of ``num_steps``-step sampling; ``controlled``: with a ControlNet (pins), where the
+        config's ``control_timesteps`` override ``lcm_timesteps`` for the step counts they list."""
         if num_steps not in self.cfg.lcm_timesteps:
             raise ValueError(f"num_steps must be one of {sorted(self.cfg.lcm_timesteps)}, got {num_steps}")
+        if controlled and num_steps in self.cfg.control_timesteps:
+            return tuple(self.cfg.control_timesteps[num_steps])
         return tuple(self.cfg.lcm_timesteps[num_steps])
 
     def guidance_scale(self, num_steps: int) -> float:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import ControlNetConfig, TrajEncoderConfig
+from ..config import ControlNetConfig, TrajEncoderConfig, control_timesteps_for
 from ..data import MotionTextDataset
 from ..models import LatentDenoiser, MotionControlNet, TrajectoryEncoder
 from ..motion import CONTROL_JOINTS, ControlStats, compute_control_stats, recover_joints
@@ -188,8 +188,11 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
     result = train(cfg, ctx.data, {"controlnet": controlnet, "traj_encoder": traj}, groups, step, dist=dist,
                    name="controlnet")
     if dist.main:
+        # pinned sampling starts at a timestep the ControlNet was trained at (lcm_grid=1: t = T−1)
+        sched = dataclasses.replace(model_cfg.scheduler,
+                                    control_timesteps=control_timesteps_for(model_cfg.scheduler, cfg.lcm_grid))
         full_cfg = dataclasses.replace(model_cfg, controlnet=ControlNetConfig(embed_dim=cfg.embed_dim),
-                                       traj_encoder=traj_cfg)
+                                       traj_encoder=traj_cfg, scheduler=sched)
         parts = {**ctx.weights.parts, "controlnet": cpu_state(controlnet), "traj_encoder": cpu_state(traj),
                  "stats": stats_part(ctx.stats, cstats)}
         record = {**ctx.weights.training, "controlnet": config_record(cfg, result)}

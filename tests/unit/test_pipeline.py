@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from motionlcm_core import Control, MotionLCMPipeline
-from motionlcm_core.config import (ModelConfig, TransformerConfig, model_config_from_json, to_json, v1_config,
-                                   v2_config)
+from motionlcm_core.config import (ModelConfig, SchedulerConfig, TransformerConfig, control_timesteps_for,
+                                   model_config_from_json, to_json, v1_config, v2_config)
 from motionlcm_core.io.checkpoints import save_weights
 
 TINY_TR = TransformerConfig(hidden_dim=16, ff_size=32, num_layers=3, num_heads=2)
@@ -110,6 +110,37 @@ def test_control_needs_controlnet():
 def test_bad_text_embeddings(pipe):
     with pytest.raises(ValueError, match=r"\(B, 384\)"):
         pipe.generate(text_embeddings=torch.zeros(1, 768), lengths=40)
+
+
+def test_control_timesteps_for_the_trained_grid():
+    sched = SchedulerConfig()
+    assert control_timesteps_for(sched, 10) == {}            # the spec's grid holds every V2 timestep
+    assert control_timesteps_for(sched, 1) == {1: (999,), 2: (999, 299), 4: (999, 399, 299, 299)}
+    assert control_timesteps_for(v1_config().scheduler, 1) == {}   # V1 already starts at 999
+    for bad in (0, 3, 1.5):
+        with pytest.raises(ValueError, match="lcm_grid"):
+            control_timesteps_for(sched, bad)
+
+
+def test_pinned_sampling_runs_at_the_control_timesteps():
+    """A ControlNet trained only at t = 999 samples there; the same model without pins keeps 799."""
+    from motionlcm_core.sampling import SamplingTrace, lcm_sample
+
+    cfg = tiny_config()
+    cfg = dataclasses.replace(cfg, scheduler=dataclasses.replace(
+        cfg.scheduler, control_timesteps=control_timesteps_for(cfg.scheduler, 1)))
+    p = MotionLCMPipeline.from_config(cfg, device="cpu", seed=0)
+    z = torch.randn(1, 2, 8)
+    text = emb(1)[:, None]
+    traj = p.traj_encoder(torch.zeros(1, 40, 22, 3), torch.zeros(1, 40, 22, 3, dtype=torch.bool))
+    for steps, free_ts, pinned_ts in ((1, (799,), (999,)), (2, (699, 299), (999, 299))):
+        free, pinned = SamplingTrace(), SamplingTrace()
+        with torch.no_grad():
+            lcm_sample(p.denoiser, p.lcm_scheduler, z, text, num_steps=steps, trace=free)
+            lcm_sample(p.denoiser, p.lcm_scheduler, z, text, num_steps=steps, trace=pinned,
+                       controlnet=p.controlnet, traj_latent=traj)
+        assert free.timesteps == free_ts and pinned.timesteps == pinned_ts
+    assert model_config_from_json(to_json(cfg)) == cfg
 
 
 @pytest.mark.parametrize("cfg", [v2_config(control=True), v1_config(control=True), tiny_config()])

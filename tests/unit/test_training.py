@@ -184,9 +184,11 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     # a second phase: warm start from that ControlNet, pelvis-heavy joints, only self-generated motions
     controlnet_main(TrainControlNetConfig(out_dir=str(tmp_path / "c2"), init=str(tmp_path / "l" / "model.safetensors"),
                                           warm_start=str(tmp_path / "c" / "model.safetensors"), synthetic_ratio=1.0,
-                                          joint_weights="3,1,1,1,1,1", embed_dim=8, **arch,
+                                          joint_weights="3,1,1,1,1,1", lcm_grid=1, embed_dim=8, **arch,
                                           **dict(common, steps=2, lr=1e-12)), encoder=enc)
-    _, parts2, info2 = load_weights(tmp_path / "c2" / "model.safetensors")
+    cfg2, parts2, info2 = load_weights(tmp_path / "c2" / "model.safetensors")
+    # pinned sampling starts where each ControlNet was trained: the spec's grid keeps 799, t=999 only → 999
+    assert cfg.scheduler.control_timesteps == {} and cfg2.scheduler.control_timesteps[1] == (999,)
     assert all(np.isfinite(h["loss"]) for h in _history(tmp_path / "c2"))
     for key in ("control_mean", "control_std"):      # the warm start's control statistics are kept
         assert torch.equal(parts2["stats"][key], parts["stats"][key])
