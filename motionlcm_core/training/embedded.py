@@ -45,6 +45,7 @@ class EmbeddedConfig:
     seed: int = 1234
     vae_steps: int = 1200
     vae_lr: float = 2e-4
+    vae_pe_init: str = "uniform"                       # spec: U[0,1); "sine": see TrainVAEConfig.pe_init
     teacher_steps: int = 1500
     lcd_steps: int = 1000
     controlnet_steps: int = 5000
@@ -74,7 +75,7 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
                   save_every=100)
     return {
         "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=cfg.vae_lr,
-                                        **VAE_SIZE, **common),
+                                        pe_init=cfg.vae_pe_init, **VAE_SIZE, **common),
         "teacher": train_denoiser.TrainDenoiserConfig(
             out_dir=str(run / "teacher"), init=str(run / "vae" / WEIGHTS), steps=cfg.teacher_steps, batch_size=32 * k,
             lr=2e-4, text_encoder=EMBEDDED_NAME, **DENOISER_SIZE, **common),

@@ -13,6 +13,7 @@ import torch
 from ..config import ModelConfig, VAEConfig
 from ..data import EVAL_DATA_CONFIG, collate_motion
 from ..models import MotionVAE
+from ..models.embeddings import timestep_sinusoid
 from ..motion import FeatureStats, recover_joints
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import vae_objective
@@ -31,6 +32,25 @@ class TrainVAEConfig(ArchConfig):
     latent_dim: int = 32
     kl_weight: float = 1e-4
     eval_batches: int = 8              # validation batches for the reconstruction error at the end
+    # Initial positional tables of the encoder and decoder: "uniform" (spec: U[0,1), unrelated per frame) or
+    # "sine" (the sinusoid table, neighbouring frames alike; short CPU runs otherwise decode nearly static motion)
+    pe_init: str = "uniform"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pe_init not in ("uniform", "sine"):
+            raise ValueError(f"pe_init must be 'uniform' or 'sine', got {self.pe_init!r}")
+
+
+def init_positional_tables(vae: MotionVAE, kind: str) -> None:
+    """Set the VAE's learned positional tables ``pe (max_len, 1, H)`` to ``kind`` ("uniform": U[0,1) as
+    built; "sine": position p → [sin, cos] of p·10000^(−i/(H/2)), in [−1, 1])."""
+    if kind == "uniform":
+        return
+    for table in (vae.query_pos_encoder.pe, vae.query_pos_decoder.pe):
+        n, _, hidden = table.shape
+        with torch.no_grad():
+            table.copy_(timestep_sinusoid(torch.arange(n), hidden, flip_sin_to_cos=False)[:, None])
 
 
 @torch.no_grad()
@@ -65,7 +85,9 @@ def main(cfg: TrainVAEConfig) -> TrainResult:
     # 2. the network
     vae_cfg = VAEConfig(latent_tokens=cfg.latent_tokens, latent_dim=cfg.latent_dim, transformer=cfg.transformer())
     torch.manual_seed(cfg.seed)
-    vae = MotionVAE(vae_cfg).to(dist.device)
+    vae = MotionVAE(vae_cfg)
+    init_positional_tables(vae, cfg.pe_init)
+    vae = vae.to(dist.device)
 
     def step(batch, gen):
         return vae_objective(vae, batch.feats, batch.mask, stats, kl_weight=cfg.kl_weight, generator=gen)

@@ -24,7 +24,7 @@ from motionlcm_core.training.train_controlnet import TrainControlNetConfig, rand
 from motionlcm_core.training.train_controlnet import main as controlnet_main
 from motionlcm_core.training.train_denoiser import TrainDenoiserConfig
 from motionlcm_core.training.train_denoiser import main as teacher_main
-from motionlcm_core.training.train_vae import TrainVAEConfig
+from motionlcm_core.training.train_vae import TrainVAEConfig, init_positional_tables
 from motionlcm_core.training.train_vae import main as vae_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,6 +256,27 @@ def test_joint_weights_validated():
             TrainControlNetConfig(joint_weights=bad)
     with pytest.raises(ValueError, match="synthetic_ratio"):
         TrainControlNetConfig(synthetic_ratio=1.5)
+
+
+def test_vae_positional_tables_start_as_sinusoids_on_request():
+    from motionlcm_core.config import TransformerConfig, VAEConfig
+
+    torch.manual_seed(0)
+    vae = MotionVAE(VAEConfig(latent_tokens=2, latent_dim=8, transformer=TransformerConfig(
+        hidden_dim=16, ff_size=32, num_layers=3, num_heads=2, max_len=64)))
+    before = vae.query_pos_decoder.pe.detach().clone()
+    init_positional_tables(vae, "uniform")            # spec: U[0,1) as built, untouched
+    assert torch.equal(vae.query_pos_decoder.pe, before) and 0 <= before.min() and before.max() < 1
+    init_positional_tables(vae, "sine")
+    for table in (vae.query_pos_encoder.pe, vae.query_pos_decoder.pe):
+        pe = table.detach()[:, 0]                     # (max_len, H)
+        assert pe.shape == (64, 16) and pe.abs().max() <= 1.0
+        assert torch.allclose(pe[0, :8], torch.zeros(8)) and torch.allclose(pe[0, 8:], torch.ones(8))
+        near, far = (pe[1:] - pe[:-1]).norm(dim=-1).mean(), (pe[32:] - pe[:32]).norm(dim=-1).mean()
+        assert near < 0.5 * far                       # neighbouring frames start alike, unlike U[0,1)
+        assert table.requires_grad                    # still learned
+    with pytest.raises(ValueError, match="pe_init"):
+        TrainVAEConfig(pe_init="random")
 
 
 def test_control_timesteps_on_the_lcm_grid():
