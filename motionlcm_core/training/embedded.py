@@ -146,6 +146,9 @@ def training_markdown(record: dict, path: Path) -> str:
     if "val_mpjpe_mm" in vae:
         lines += ["", f"VAE reconstruction on the val split: MPJPE {vae['val_mpjpe_mm']} mm "
                       f"({vae['val_mpjpe_root_aligned_mm']} mm root-aligned) over {vae['val_frames']} frames."]
+        if "val_motion_ratio" in vae:
+            lines.append(f"Motion kept (temporal std of root-relative joints, reconstructed / real): "
+                         f"{vae['val_motion_ratio']}.")
     lines += ["", "Commands of the stages (equivalent to the chain):", "", "```"] + record["commands"] + ["```"]
     lines += ["", "Sanity checks (`motionlcm_core.training.sanity`):", "", "```json",
               json.dumps(record.get("sanity", {}), indent=1, sort_keys=True), "```", ""]
