@@ -23,7 +23,8 @@ from motionlcm_core.data import EVAL_DATA_CONFIG, cmu_dataset
 from motionlcm_core.eval.control_metrics import control_errors
 from motionlcm_core.eval.eval_set import EvalSet, build_eval_set, pad_feats
 from motionlcm_core.eval.evaluator import TextMotionEvaluator, load_evaluator
-from motionlcm_core.eval.metrics import diversity, foot_skating_ratio, frechet_distance, multimodality, r_precision
+from motionlcm_core.eval.metrics import (body_motion, diversity, foot_skating_ratio, frechet_distance, multimodality,
+                                        r_precision)
 from motionlcm_core.eval.report import aggregate_rows, format_markdown
 from motionlcm_core.eval.plot import save_plot
 
@@ -113,7 +114,8 @@ def _t2m_row(method: str, text_emb: np.ndarray, motion_emb: np.ndarray,
     lengths = [len(j) for j in joints]
     return {"method": method, "fid": frechet_distance(gt_emb, motion_emb), "r_precision": top.tolist(),
             "mm_dist": mm_dist, "diversity": diversity(motion_emb, cfg.diversity_times, rng),
-            "skate_ratio": foot_skating_ratio(pad_feats(joints), lengths)}
+            "skate_ratio": foot_skating_ratio(pad_feats(joints), lengths),
+            "body_motion": body_motion(pad_feats(joints), lengths)}
 
 
 def _embed(evaluator: TextMotionEvaluator, feats: list[np.ndarray]) -> np.ndarray:
@@ -221,7 +223,8 @@ def _notes(samples: int, cfg: EvalConfig) -> list[str]:
              f"over {cfg.group_shuffles} random groupings",
              "our own text-motion evaluator (unit-norm embeddings), so the scale differs from HumanML3D numbers",
              "ms: wall-clock per sentence of pipeline.generate (text encoding to joints) "
-             f"at batch {cfg.batch_size}"]
+             f"at batch {cfg.batch_size}",
+             "body motion: std over time of the root-relative joints (m); near 0 = a held pose carried along"]
     if samples < cfg.diversity_times:
         notes.append(f"diversity over {samples} pairs (the split has fewer than {cfg.diversity_times} samples)")
     return notes

@@ -11,7 +11,7 @@ from scipy.ndimage import uniform_filter1d
 
 from motionlcm_core.motion.skeleton import FPS
 
-__all__ = ["distance_matrix", "r_precision", "frechet_distance", "diversity", "multimodality",
+__all__ = ["distance_matrix", "r_precision", "frechet_distance", "diversity", "multimodality", "body_motion",
            "foot_skating_ratio"]
 
 
@@ -115,3 +115,19 @@ def foot_skating_ratio(joints: np.ndarray, lengths: Sequence[int], *, height: fl
         skating = (contact & (vel > speed) & (vel_avg > speed)).any(axis=1)
         ratios.append(skating.sum() / (n - 1))
     return float(np.mean(ratios))
+
+
+def body_motion(joints: np.ndarray, lengths: Sequence[int]) -> float:
+    """How much the body moves relative to its pelvis (metres): the std over time of each root-relative
+    joint coordinate, averaged over joints 1–21, axes and sequences. A held pose carried along scores 0;
+    real mocap of everyday actions scores several centimetres. ``joints (B, T, 22, 3)`` metres."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 4 or joints.shape[2:] != (22, 3) or len(lengths) != len(joints):
+        raise ValueError(f"joints must be (B, T, 22, 3) with B lengths, got {joints.shape}, {len(lengths)}")
+    values = []
+    for seq, n in zip(joints, lengths):
+        if not 2 <= n <= len(seq):
+            raise ValueError(f"lengths must be in [2, T={len(seq)}], got {n}")
+        rel = seq[:n, 1:] - seq[:n, :1]
+        values.append(rel.std(axis=0).mean())
+    return float(np.mean(values))

@@ -44,11 +44,11 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 def _t2m_line(row: dict) -> str:
     if "skipped" in row:
-        return f"| {row['method']} | skipped: {row['skipped']} |" + " |" * 8
+        return f"| {row['method']} | skipped: {row['skipped']} |" + " |" * 9
     top = row["r_precision"]
     cells = [row["method"], _cell(row.get("ms"), 1), _cell(top[0]), _cell(top[1]), _cell(top[2]),
              _cell(row["fid"], 4), _cell(row["mm_dist"]), _cell(row["diversity"]),
-             _cell(row.get("multimodality")), _cell(row["skate_ratio"])]
+             _cell(row.get("multimodality")), _cell(row["skate_ratio"]), _cell(row.get("body_motion"))]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -65,8 +65,9 @@ def format_markdown(results: dict) -> str:
     """The text-to-motion table, the control table (pelvis, metres) and the notes, as markdown."""
     rows = results["rows"]
     lines = [f"Evaluation on the {results.get('split', '?')} split ({results.get('samples', '?')} samples)", "",
-             "| method | ms/sentence | R@1 | R@2 | R@3 | FID | MM-Dist | Diversity | MModality | foot skate |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| method | ms/sentence | R@1 | R@2 | R@3 | FID | MM-Dist | Diversity | MModality | foot skate "
+             "| body motion (m) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [_t2m_line(r) for r in rows if r["method"] not in _CONTROL]
     control = [r for r in rows if r["method"] in _CONTROL]
     if control:

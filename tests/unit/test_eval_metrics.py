@@ -14,7 +14,8 @@ from motionlcm_core.eval.control_metrics import control_errors
 from motionlcm_core.eval.eval_set import build_eval_set, pad_feats
 from motionlcm_core.eval.evaluate import EvalConfig, evaluate, format_markdown, save_plot
 from motionlcm_core.eval.evaluator import default_evaluator_path, load_evaluator
-from motionlcm_core.eval.metrics import diversity, foot_skating_ratio, frechet_distance, multimodality, r_precision
+from motionlcm_core.eval.metrics import (body_motion, diversity, foot_skating_ratio, frechet_distance, multimodality,
+                                        r_precision)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,6 +79,19 @@ def test_foot_skating_ratio():
     assert foot_skating_ratio(_feet_track(0.7, 0.01), [40]) == pytest.approx(37 / 39)
     assert foot_skating_ratio(_feet_track(0.7, 0.01), [20]) == pytest.approx(17 / 19)
     assert foot_skating_ratio(_feet_track(0.3, 0.01), [40]) == 0.0       # slower than 0.5 m/s
+
+
+def test_body_motion():
+    held = np.zeros((2, 30, 22, 3))
+    held[..., 1, :] = 1.0 + np.arange(30)[None, :, None]   # the whole body glides: nothing moves on the pelvis
+    held[..., 2:, :] = held[..., 1:2, :]
+    held[..., 0, :] = held[..., 1, :] - 0.5
+    assert body_motion(held, [30, 20]) == pytest.approx(0.0)
+    swing = np.zeros((1, 40, 22, 3))
+    swing[0, :, 5, 0] = np.where(np.arange(40) % 2, 0.1, -0.1)   # one joint swings ±10 cm along x
+    assert body_motion(swing, [40]) == pytest.approx(0.1 / (21 * 3))
+    with pytest.raises(ValueError, match="lengths"):
+        body_motion(swing, [1])
 
 
 def test_control_errors():
@@ -168,6 +182,7 @@ def test_evaluate_real_row_report_and_plot(real, tmp_path):
     assert set(row) >= {"method", "fid", "r_precision", "mm_dist", "diversity", "ms"}
     assert row["method"] == "real" and len(row["r_precision"]) == 3 and row["r_precision"][2] > 0.5
     assert 0.0 <= row["fid"] < 0.2 * row["diversity"] ** 2 and 0.0 <= row["skate_ratio"] < 0.5
+    assert row["body_motion"] > 0.02                          # real mocap moves on its pelvis
     assert "| real |" in format_markdown(results)
     png = save_plot(results, tmp_path / "eval.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
