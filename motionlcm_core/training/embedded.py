@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import ModelConfig
 from ..io.checkpoints import save_weights
 from ..text_encoder import EMBEDDED_NAME
 from . import distill_lcm, train_controlnet, train_denoiser, train_vae
@@ -54,6 +55,7 @@ class EmbeddedConfig:
     controlnet_lcm_grid: int = 1                       # spec: 10 grid timesteps; 1: only the 1-step sampler's t=999
     controlnet_joint_weights: str = ""                 # spec: uniform over the 6 joints; e.g. "5,1,1,1,1,1"
     controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
+    one_step_guidance: float = 0.0                     # 1-step guidance scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
@@ -63,6 +65,8 @@ class EmbeddedConfig:
         unknown = set(self.stage_list()) - set(STAGES) - {"export"}
         if unknown:
             raise ValueError(f"unknown stages {sorted(unknown)}; use a subset of {[*STAGES, 'export']}")
+        if self.one_step_guidance and not self.one_step_guidance >= 1.0:
+            raise ValueError(f"one_step_guidance must be >= 1 (or 0 for the V2 table), got {self.one_step_guidance}")
 
     def stage_list(self) -> list[str]:
         return [s.strip() for s in self.stages.split(",") if s.strip()]
@@ -108,6 +112,16 @@ def command_line(stage: str, cfg: TrainConfig) -> str:
     return " ".join(["python -m motionlcm_core.training", stage, *flags])
 
 
+def with_one_step_guidance(model_cfg: ModelConfig, scale: float) -> ModelConfig:
+    """``model_cfg`` with the 1-step guidance scale set to ``scale`` (0: unchanged). The student is distilled
+    for w = scale − 1 in [5, 15]; the scale that suits a given student is chosen on the val split."""
+    if not scale:
+        return model_cfg
+    sched = model_cfg.scheduler
+    return dataclasses.replace(model_cfg, scheduler=dataclasses.replace(
+        sched, cfg_step_map={**sched.cfg_step_map, 1: float(scale)}))
+
+
 def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
     """Copy the last stage's file to ``cfg.output`` with the full training record and sanity numbers."""
     final = load_stage(Path(configs["controlnet"].out_dir) / WEIGHTS, "export")
@@ -117,9 +131,12 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
               "parameters": sizes, "sizes": {"vae": VAE_SIZE, "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
               "data": "CMU mocap text-motion set v2 (../shared/data, train split, mirrored, caption variants)",
               "chain_command": "python -m motionlcm_core.training embedded"}
-    out = save_weights(cfg.output, final.parts, final.config, training=record)
+    model_cfg = with_one_step_guidance(final.config, cfg.one_step_guidance)
+    if cfg.one_step_guidance:
+        record["one_step_guidance"] = float(cfg.one_step_guidance)
+    out = save_weights(cfg.output, final.parts, model_cfg, training=record)
     record["sanity"] = sanity_report(out, seed=cfg.seed)
-    save_weights(cfg.output, final.parts, final.config, training=record)
+    save_weights(cfg.output, final.parts, model_cfg, training=record)
     Path(cfg.output).with_name("TRAINING.md").write_text(training_markdown(record, out))
     log.info("wrote %s (%.1f MB): %s", out, out.stat().st_size / 1e6, json.dumps(record["sanity"]))
     return out

@@ -359,3 +359,15 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
     assert configs["vae"].lr == 1e-3 and configs["controlnet"].synthetic_ratio == 0.5
     assert configs["controlnet"].weights()[0] == 0.5
 
+
+def test_one_step_guidance_written_at_export():
+    from motionlcm_core.config import v2_config
+    from motionlcm_core.training.embedded import EmbeddedConfig, with_one_step_guidance
+    cfg = v2_config()
+    assert with_one_step_guidance(cfg, 0) is cfg                       # 0: the V2 table
+    tuned = with_one_step_guidance(cfg, 14)
+    assert tuned.scheduler.cfg_step_map == {1: 14.0, 2: 12.5, 4: 13.5}
+    assert tuned.scheduler.lcm_timesteps == cfg.scheduler.lcm_timesteps
+    with pytest.raises(ValueError, match="one_step_guidance"):
+        EmbeddedConfig(one_step_guidance=0.5)
+
