@@ -44,18 +44,18 @@ class EmbeddedConfig:
     device: str = "cpu"
     threads: int = 1
     seed: int = 1234
-    vae_steps: int = 1200
-    vae_lr: float = 2e-4
-    vae_pe_init: str = "uniform"                       # spec: U[0,1); "sine": see TrainVAEConfig.pe_init
+    vae_steps: int = 3000
+    vae_lr: float = 1e-3
+    vae_pe_init: str = "sine"                          # spec: "uniform" U[0,1); see TrainVAEConfig.pe_init
     teacher_steps: int = 1500
-    lcd_steps: int = 1000
-    controlnet_steps: int = 5000
+    lcd_steps: int = 2000
+    controlnet_steps: int = 4000
     controlnet_lr: float = 3e-4
     controlnet_cond_ratio: float = 100.0              # spec: 1.0; weighted up for a short run
     controlnet_lcm_grid: int = 1                       # spec: 10 grid timesteps; 1: only the 1-step sampler's t=999
     controlnet_joint_weights: str = ""                 # spec: uniform over the 6 joints; e.g. "5,1,1,1,1,1"
     controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
-    one_step_guidance: float = 0.0                     # 1-step guidance scale written at export; 0: the V2 table's
+    one_step_guidance: float = 14.0                    # 1-step guidance scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
