@@ -93,6 +93,19 @@ def multimodality(emb: np.ndarray, times: int = 10, rng: np.random.Generator | N
     return float(np.linalg.norm(emb[rows, first] - emb[rows, second], axis=-1).mean())
 
 
+def _clips(joints: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
+    """``joints (B, T, 22, 3)`` padded, ``lengths`` (B values in [2, T]) → the B clips ``(n, 22, 3)`` as float64."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 4 or joints.shape[2:] != (22, 3) or len(lengths) != len(joints):
+        raise ValueError(f"joints must be (B, T, 22, 3) with B lengths, got {joints.shape}, {len(lengths)}")
+    clips = []
+    for seq, n in zip(joints, lengths):
+        if not 2 <= n <= len(seq):
+            raise ValueError(f"lengths must be in [2, T={len(seq)}], got {n}")
+        clips.append(seq[:n])
+    return clips
+
+
 def foot_skating_ratio(joints: np.ndarray, lengths: Sequence[int], *, height: float = 0.05,
                        speed: float = 0.5, feet: tuple[int, int] = (10, 11)) -> float:
     """Share of frame pairs where a foot skates, averaged over sequences (spec §10.3).
@@ -101,19 +114,14 @@ def foot_skating_ratio(joints: np.ndarray, lengths: Sequence[int], *, height: fl
     skates when, for a foot in contact, its horizontal speed and the 5-frame moving average of that
     speed both exceed ``speed`` m/s. ``joints (B, T, 22, 3)`` metres, Y up, 20 fps.
     """
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 4 or joints.shape[2:] != (22, 3) or len(lengths) != len(joints):
-        raise ValueError(f"joints must be (B, T, 22, 3) with B lengths, got {joints.shape}, {len(lengths)}")
     ratios = []
-    for seq, n in zip(joints, lengths):
-        if not 2 <= n <= len(seq):
-            raise ValueError(f"lengths must be in [2, T={len(seq)}], got {n}")
-        foot = seq[:n, list(feet)]                                       # (n, 2, 3)
+    for clip in _clips(joints, lengths):
+        foot = clip[:, list(feet)]                                       # (n, 2, 3)
         contact = (foot[:-1, :, 1] < height) & (foot[1:, :, 1] < height)
         vel = np.linalg.norm(foot[1:, :, [0, 2]] - foot[:-1, :, [0, 2]], axis=-1) * FPS
         vel_avg = uniform_filter1d(vel, size=5, axis=0, mode="constant")
         skating = (contact & (vel > speed) & (vel_avg > speed)).any(axis=1)
-        ratios.append(skating.sum() / (n - 1))
+        ratios.append(skating.sum() / (len(clip) - 1))
     return float(np.mean(ratios))
 
 
@@ -121,13 +129,4 @@ def body_motion(joints: np.ndarray, lengths: Sequence[int]) -> float:
     """How much the body moves relative to its pelvis (metres): the std over time of each root-relative
     joint coordinate, averaged over joints 1–21, axes and sequences. A held pose carried along scores 0;
     real mocap of everyday actions scores several centimetres. ``joints (B, T, 22, 3)`` metres."""
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 4 or joints.shape[2:] != (22, 3) or len(lengths) != len(joints):
-        raise ValueError(f"joints must be (B, T, 22, 3) with B lengths, got {joints.shape}, {len(lengths)}")
-    values = []
-    for seq, n in zip(joints, lengths):
-        if not 2 <= n <= len(seq):
-            raise ValueError(f"lengths must be in [2, T={len(seq)}], got {n}")
-        rel = seq[:n, 1:] - seq[:n, :1]
-        values.append(rel.std(axis=0).mean())
-    return float(np.mean(values))
+    return float(np.mean([(clip[:, 1:] - clip[:, :1]).std(axis=0).mean() for clip in _clips(joints, lengths)]))
