@@ -20,7 +20,7 @@ class NoiseSchedule:
 
     def alpha(self, t: int | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """ᾱ_t broadcast to ``like``'s leading dim: scalar t → 0-d, ``t (B,)`` → ``(B, 1, 1)``; t < 0 → ᾱ_0."""
-        t = torch.as_tensor(t)
+        t = torch.as_tensor(t).to(self.alphas_cumprod.device)   # the table stays on the CPU; t may not
         a = torch.where(t >= 0, self.alphas_cumprod[t.clamp(min=0)], self.final_alpha_cumprod)
         a = a.to(like.device)
         return a.view(-1, *([1] * (like.dim() - 1))) if a.dim() == 1 else a

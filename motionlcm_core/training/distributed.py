@@ -57,3 +57,12 @@ def all_finite(flag: bool, dist: Dist) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=dist.device)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
     return bool(t.item() > 0)
+
+
+def agreed_min(value: int, dist: Dist) -> int:
+    """The smallest ``value`` over all processes (every process must reach the same step count)."""
+    if dist.world == 1:
+        return value
+    t = torch.tensor([float(value)], device=dist.device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+    return int(t.item())

@@ -57,6 +57,12 @@ class EmbeddedConfig:
     controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
     one_step_guidance: float = 14.0                    # 1-step guidance scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
+    num_workers: int = 0                                 # data-loading processes per stage
+    # > 0: that stage trains for about this many minutes (its *_steps become a cap; see TrainConfig)
+    vae_minutes: float = 0.0
+    teacher_minutes: float = 0.0
+    lcd_minutes: float = 0.0
+    controlnet_minutes: float = 0.0
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
 
     def __post_init__(self) -> None:
@@ -76,18 +82,20 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
     """The ``Train*Config`` of every stage of the chain."""
     run, k = Path(cfg.run_dir), cfg.batch_scale
     common = dict(data_dir=cfg.data_dir, device=cfg.device, threads=cfg.threads, seed=cfg.seed, log_every=25,
-                  save_every=100)
+                  save_every=100, num_workers=cfg.num_workers)
     return {
         "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=cfg.vae_lr,
-                                        pe_init=cfg.vae_pe_init, **VAE_SIZE, **common),
+                                        pe_init=cfg.vae_pe_init, time_limit_min=cfg.vae_minutes, **VAE_SIZE, **common),
         "teacher": train_denoiser.TrainDenoiserConfig(
             out_dir=str(run / "teacher"), init=str(run / "vae" / WEIGHTS), steps=cfg.teacher_steps, batch_size=32 * k,
-            lr=2e-4, text_encoder=EMBEDDED_NAME, **DENOISER_SIZE, **common),
+            lr=2e-4, time_limit_min=cfg.teacher_minutes, text_encoder=EMBEDDED_NAME, **DENOISER_SIZE, **common),
         "lcd": distill_lcm.DistillLCMConfig(out_dir=str(run / "lcd"), init=str(run / "teacher" / WEIGHTS),
-                                            steps=cfg.lcd_steps, batch_size=32 * k, lr=2e-4, **common),
+                                            steps=cfg.lcd_steps, batch_size=32 * k, lr=2e-4,
+                                            time_limit_min=cfg.lcd_minutes, **common),
         "controlnet": train_controlnet.TrainControlNetConfig(
             out_dir=str(run / "controlnet"), init=str(run / "lcd" / WEIGHTS), steps=cfg.controlnet_steps,
             batch_size=16 * k, lr=cfg.controlnet_lr, lr_spatial=cfg.controlnet_lr,
+            time_limit_min=cfg.controlnet_minutes,
             cond_ratio=cfg.controlnet_cond_ratio, lcm_grid=cfg.controlnet_lcm_grid,
             joint_weights=cfg.controlnet_joint_weights, synthetic_ratio=cfg.controlnet_synthetic_ratio,
             **TRAJ_SIZE, **common),
@@ -130,7 +138,7 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
     record = {"stages": final.training, "commands": [command_line(s, c) for s, c in configs.items()],
               "parameters": sizes, "sizes": {"vae": VAE_SIZE, "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
               "data": "CMU mocap text-motion set v2 (../shared/data, train split, mirrored, caption variants)",
-              "chain_command": "python -m motionlcm_core.training embedded"}
+              "chain_command": command_line("embedded", cfg)}
     model_cfg = with_one_step_guidance(final.config, cfg.one_step_guidance)
     if cfg.one_step_guidance:
         record["one_step_guidance"] = float(cfg.one_step_guidance)

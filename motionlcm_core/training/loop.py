@@ -1,6 +1,7 @@
 """The one training loop shared by every stage (VAE, MLD teacher, LCD student, ControlNet).
 
-AdamW + cosine schedule with linear warm-up, grad-norm clipping, optional EMA copies, resumable
+AdamW + cosine schedule with linear warm-up (over ``steps``, or over the step count planned from the
+measured speed to fit ``time_limit_min``), grad-norm clipping, optional EMA copies, resumable
 checkpoints (modules + optimizer + scheduler + step + RNG states) every ``save_every`` steps and at exit
 (also on Ctrl-C / SIGTERM), a tqdm bar, ``train.log`` and ``history.jsonl``. The same code runs on CPU
 and CUDA; under ``torchrun`` (``WORLD_SIZE > 1``) gradients are averaged across processes.
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from ..config import to_dict
 from ..data import MotionBatch, collate_motion
 from ..device import make_generator
-from .distributed import Dist, all_finite, average_gradients, init_distributed
+from .distributed import Dist, agreed_min, all_finite, average_gradients, init_distributed
 
 log = logging.getLogger("motionlcm_core.training")
 CHECKPOINT = "checkpoint.pt"
@@ -58,6 +59,9 @@ class TrainConfig:
     log_every: int = 20
     resume: bool = True
     drop_flagged: bool = False         # drop the clips with quality flags in the manifest
+    # > 0: train for about this many minutes (at most ``steps``): after a few timed steps the loop plans the
+    # step count that fits and the cosine schedule ends there; the record holds the steps actually done
+    time_limit_min: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "save_every", "log_every"):
@@ -67,15 +71,19 @@ class TrainConfig:
             raise ValueError(f"data_format must be 'cmu' or 'humanml3d', got {self.data_format!r}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup_steps < 0:
             raise ValueError("lr and grad_clip must be > 0 and warmup_steps >= 0")
+        if self.time_limit_min < 0:
+            raise ValueError(f"time_limit_min must be >= 0 (0: no limit), got {self.time_limit_min}")
 
 
 # --------------------------------------------------------------------------- pieces
-def cosine_with_warmup(warmup: int, total: int) -> Callable[[int], float]:
-    """LR factor: linear 0→1 over ``warmup`` steps, then cosine 1→0 at ``total``."""
+def cosine_with_warmup(warmup: int, total: int | Callable[[], int]) -> Callable[[int], float]:
+    """LR factor: linear 0→1 over ``warmup`` steps, then cosine 1→0 at ``total`` (a number, or a callable
+    read at every step when the total is planned during the run)."""
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        end = total() if callable(total) else total
+        progress = min(1.0, (step - warmup) / max(1, end - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
     return factor
 
@@ -177,6 +185,7 @@ class TrainState:
     skipped: dict[str, int] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)   # means of the last log window
     wall_s: float = 0.0                                       # training time over all runs
+    planned_steps: int | None = None                          # step count planned for a time limit
 
     def device_rng(self) -> torch.Tensor | None:
         """RNG state of the accelerator (dropout on GPU draws from it); None on the CPU."""
@@ -193,7 +202,7 @@ def save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
         "step": state.step, "skipped": dict(state.skipped), "generator": state.generator.get_state(),
         "losses": dict(state.losses), "wall_s": state.wall_s,
         "torch_rng": torch.get_rng_state(), "config": to_dict(cfg),
-        "device_rng": state.device_rng(),
+        "device_rng": state.device_rng(), "planned_steps": state.planned_steps,
     }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -216,6 +225,7 @@ def load_checkpoint(path: Path, state: TrainState) -> None:
     state.scheduler.load_state_dict(payload["scheduler"])
     state.step, state.skipped = int(payload["step"]), dict(payload["skipped"])
     state.losses, state.wall_s = dict(payload.get("losses", {})), float(payload.get("wall_s", 0.0))
+    state.planned_steps = payload.get("planned_steps")
     state.generator.set_state(payload["generator"])
     torch.set_rng_state(payload["torch_rng"])
     if payload.get("device_rng") is not None and state.device.type != "cpu":
@@ -259,8 +269,45 @@ def _make_state(cfg: TrainConfig, modules: dict[str, nn.Module], param_groups: l
     torch.manual_seed(cfg.seed + dist.rank)
     optimizer = torch.optim.AdamW(param_groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                   weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.steps))
-    return TrainState(modules, optimizer, scheduler, make_generator(cfg.seed + dist.rank), dist.device)
+    state = TrainState(modules, optimizer, None, make_generator(cfg.seed + dist.rank), dist.device)
+    state.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, cosine_with_warmup(cfg.warmup_steps, lambda: total_steps(cfg, state)))
+    return state
+
+
+def total_steps(cfg: TrainConfig, state: TrainState) -> int:
+    """Where the run ends: ``cfg.steps``, or the count planned for ``cfg.time_limit_min`` (never more)."""
+    if cfg.time_limit_min > 0 and state.planned_steps is not None:
+        return min(cfg.steps, state.planned_steps)
+    return cfg.steps
+
+
+class TimePlanner:
+    """Plans the step count that fits ``cfg.time_limit_min`` (training wall time over all runs) from the
+    speed measured over ``measure`` steps after ``settle`` untimed ones (first steps pay for warm-up)."""
+
+    def __init__(self, cfg: TrainConfig, state: TrainState, settle: int = 10, measure: int = 40) -> None:
+        self.limit_s = cfg.time_limit_min * 60.0
+        self.active = self.limit_s > 0 and state.planned_steps is None
+        self.mark = state.step + settle
+        self.until = self.mark + measure
+        self.t_mark = 0.0
+
+    def after_step(self, state: TrainState, cfg: TrainConfig, dist: Dist) -> bool:
+        """Call after each step (every process); True when the plan was made at this step (the same on
+        every process: the smallest one wins)."""
+        if not self.active:
+            return False
+        if state.step == self.mark:
+            self.t_mark = state.wall_s
+        if state.step < self.until:
+            return False
+        rate = (self.until - self.mark) / max(state.wall_s - self.t_mark, 1e-9)   # steps per second
+        left = max(self.limit_s - state.wall_s, 0.0)
+        planned = max(state.step + 1, min(cfg.steps, state.step + int(rate * left)))
+        state.planned_steps = agreed_min(planned, dist)
+        self.active = False
+        return True
 
 
 def _update(state: TrainState, out: dict[str, torch.Tensor], params: list[nn.Parameter],
@@ -305,8 +352,8 @@ def train(cfg: TrainConfig, dataset, modules: dict[str, nn.Module], param_groups
     params = [p for g in param_groups for p in g["params"]]
     start, t0, window, wall0 = state.step, time.time(), _Window(), state.wall_s
     result = TrainResult(state.step, state.losses, state.wall_s, state.skipped, str(out_dir))
-    if state.step >= cfg.steps:
-        log.info("%s: already at step %d of %d", name, state.step, cfg.steps)
+    if state.step >= total_steps(cfg, state):
+        log.info("%s: already at step %d of %d", name, state.step, total_steps(cfg, state))
         return result
     # 2. deterministic batch stream from the current step
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.seed, state.step, dist.rank, dist.world)
@@ -316,7 +363,9 @@ def train(cfg: TrainConfig, dataset, modules: dict[str, nn.Module], param_groups
     log.info("%s: steps %d→%d, batch %d×%d, %d items, device %s", name, state.step, cfg.steps, cfg.batch_size,
              dist.world, len(dataset), dist.device)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if dist.main else None
-    bar = tqdm(total=cfg.steps, initial=state.step, desc=name, disable=not dist.main, dynamic_ncols=True)
+    bar = tqdm(total=total_steps(cfg, state), initial=state.step, desc=name, disable=not dist.main,
+               dynamic_ncols=True)
+    planner = TimePlanner(cfg, state)
     history = (out_dir / "history.jsonl").open("a") if dist.main else None
     try:
         # 3. the loop
@@ -332,13 +381,18 @@ def train(cfg: TrainConfig, dataset, modules: dict[str, nn.Module], param_groups
             state.step += 1
             bar.update(1)
             state.wall_s = wall0 + time.time() - t0
-            if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+            if planner.after_step(state, cfg, dist):
+                bar.total = total_steps(cfg, state)
+                log.info("%s: %.1f min time limit: planned %d steps (%.2f it/s)", name, cfg.time_limit_min,
+                         bar.total, (planner.until - planner.mark) / max(state.wall_s - planner.t_mark, 1e-9))
+            end = total_steps(cfg, state)
+            if state.step % cfg.log_every == 0 or state.step == end:
                 state.losses = window.means()
                 _log_window(state, state.losses, bar, history, t0, start)
                 window = _Window()
             if dist.main and state.step % cfg.save_every == 0:
                 save_checkpoint(ckpt, state, cfg)
-            if state.step >= cfg.steps:
+            if state.step >= end:
                 break
     finally:
         # 4. checkpoint at exit, even on Ctrl-C / SIGTERM

@@ -161,6 +161,43 @@ def test_nonfinite_loss_is_skipped_not_fatal(tiny_data, tmp_path):
     assert "nonfinite_loss" in (tmp_path / "train.log").read_text()
 
 
+def test_time_limit_plans_the_step_count_and_the_schedule_ends_there(tiny_data, tmp_path):
+    """With ``time_limit_min`` the loop times some steps, plans how many fit, ends the cosine there (LR → 0)
+    and stops; a re-run resumes into the same plan instead of training on to ``steps``."""
+    import time as _time
+    cfg = TrainConfig(out_dir=str(tmp_path), data_dir=str(tiny_data), steps=100_000, batch_size=4, lr=1e-2,
+                      warmup_steps=5, log_every=1, save_every=10_000, time_limit_min=1.5 / 60)
+    data = dataset(cfg, feature_stats(cfg))
+    weight = torch.nn.Parameter(torch.ones(3))
+    lrs = []
+
+    def run():
+        opt_lrs = []
+
+        def step(batch, gen):
+            _time.sleep(0.02)                   # ~50 steps/s: about 75 fit in 1.5 s
+            return {"loss": (weight ** 2).sum()}
+
+        def after():
+            opt_lrs.append(1)
+
+        result = train(cfg, data, {"w": torch.nn.ParameterList([weight])}, [{"params": [weight]}], step,
+                       dist=Dist(), after_step=after)
+        lrs.append(len(opt_lrs))
+        return result
+
+    first = run()
+    payload = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    planned = payload["planned_steps"]
+    assert 50 < planned < 100_000 and first.step == planned
+    assert payload["scheduler"]["_last_lr"][0] == pytest.approx(0.0, abs=1e-6)   # the schedule ended
+    assert "time limit: planned" in (tmp_path / "train.log").read_text()
+    again = run()
+    assert again.step == planned and lrs[-1] == 0             # no step beyond the plan
+    with pytest.raises(ValueError, match="time_limit_min"):
+        TrainConfig(time_limit_min=-1)
+
+
 def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     enc = HashedWordsEncoder()
     common = dict(data_dir=str(tiny_data), steps=4, warmup_steps=1, batch_size=4, threads=1, log_every=2,
