@@ -284,7 +284,8 @@ def total_steps(cfg: TrainConfig, state: TrainState) -> int:
 
 class TimePlanner:
     """Plans the step count that fits ``cfg.time_limit_min`` (training wall time over all runs) from the
-    speed measured over ``measure`` steps after ``settle`` untimed ones (first steps pay for warm-up)."""
+    speed measured over ``measure`` steps after ``settle`` untimed ones (first steps pay for warm-up), then
+    plans once more a quarter of the way in, from the speed since then (checkpoint saves, slower phases)."""
 
     def __init__(self, cfg: TrainConfig, state: TrainState, settle: int = 10, measure: int = 40) -> None:
         self.limit_s = cfg.time_limit_min * 60.0
@@ -292,9 +293,11 @@ class TimePlanner:
         self.mark = state.step + settle
         self.until = self.mark + measure
         self.t_mark = 0.0
+        self.rate = 0.0
+        self.plans = 0
 
     def after_step(self, state: TrainState, cfg: TrainConfig, dist: Dist) -> bool:
-        """Call after each step (every process); True when the plan was made at this step (the same on
+        """Call after each step (every process); True when a plan was made at this step (the same on
         every process: the smallest one wins)."""
         if not self.active:
             return False
@@ -302,11 +305,13 @@ class TimePlanner:
             self.t_mark = state.wall_s
         if state.step < self.until:
             return False
-        rate = (self.until - self.mark) / max(state.wall_s - self.t_mark, 1e-9)   # steps per second
+        self.rate = (state.step - self.mark) / max(state.wall_s - self.t_mark, 1e-9)   # steps per second
         left = max(self.limit_s - state.wall_s, 0.0)
-        planned = max(state.step + 1, min(cfg.steps, state.step + int(rate * left)))
+        planned = max(state.step + 1, min(cfg.steps, state.step + int(self.rate * left)))
         state.planned_steps = agreed_min(planned, dist)
-        self.active = False
+        self.plans += 1
+        self.until = state.step + max((state.planned_steps - state.step) // 4, 1)
+        self.active = self.plans < 2 and self.until < state.planned_steps
         return True
 
 
@@ -384,7 +389,7 @@ def train(cfg: TrainConfig, dataset, modules: dict[str, nn.Module], param_groups
             if planner.after_step(state, cfg, dist):
                 bar.total = total_steps(cfg, state)
                 log.info("%s: %.1f min time limit: planned %d steps (%.2f it/s)", name, cfg.time_limit_min,
-                         bar.total, (planner.until - planner.mark) / max(state.wall_s - planner.t_mark, 1e-9))
+                         bar.total, planner.rate)
             end = total_steps(cfg, state)
             if state.step % cfg.log_every == 0 or state.step == end:
                 state.losses = window.means()
