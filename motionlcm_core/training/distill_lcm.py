@@ -16,7 +16,8 @@ from ..models import LatentDenoiser
 from ..schedulers import DDIMSolver
 from .loop import EMA, TrainConfig, TrainResult, config_record, init_distributed, train
 from .objectives import lcd_objective
-from .stage import StageWeights, cpu_state, frozen, open_text_stage, save_stage, teacher_config
+from .stage import StageWeights, cpu_state, frozen, load_stage, open_text_stage, save_stage, teacher_config
+from .stage import with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -33,6 +34,7 @@ class DistillLCMConfig(TrainConfig):
     num_ddim_timesteps: int = 10
     w_range: tuple[float, float] = (5.0, 15.0)
     huber_c: float = 0.5
+    warm_start: str = ""                    # an LCD stage file whose student ("denoiser") training continues
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,6 +67,11 @@ def main(cfg: DistillLCMConfig, *, encoder=None) -> TrainResult:
         raise ValueError("the init file's denoiser config has no guidance embedding (time_cond_proj_dim)")
     # 2. online student and its EMA target
     student = student_from_teacher(teacher, model_cfg.denoiser)
+    start = None
+    if cfg.warm_start:
+        start = load_stage(cfg.warm_start, "lcd warm start")
+        start.require("denoiser", stage="lcd warm start")
+        student.load_state_dict(start.parts["denoiser"])
     target = EMA(student, cfg.ema_decay)
     solver = DDIMSolver(model_cfg.scheduler, cfg.num_ddim_timesteps)
     uncond = ctx.table.uncond(dist.device)
@@ -80,6 +87,6 @@ def main(cfg: DistillLCMConfig, *, encoder=None) -> TrainResult:
     result = train(cfg, ctx.data, {"denoiser": student, "target": target}, [{"params": list(student.parameters())}],
                    step, dist=dist, after_step=lambda: target.update(student), name="lcd")
     if dist.main:
-        record = {**ctx.weights.training, "lcd": config_record(cfg, result)}
+        record = with_stage_record(ctx.weights.training, "lcd", config_record(cfg, result), start)
         save_stage(cfg.out_dir, StageWeights(model_cfg, {**ctx.weights.parts, "denoiser": cpu_state(student)}, record))
     return result

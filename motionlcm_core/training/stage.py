@@ -110,6 +110,16 @@ def load_stage(path: str | Path, stage: str) -> StageWeights:
     return StageWeights(cfg, parts, info["training"])
 
 
+def with_stage_record(training: dict[str, Any], stage: str, record: dict[str, Any],
+                      warm_start: StageWeights | None = None) -> dict[str, Any]:
+    """``training`` plus ``record`` under ``stage``. A warm-started stage keeps the record of the run it
+    continued (the warm-start file's own entry for ``stage``) under ``record["continues"]``."""
+    previous = (warm_start.training if warm_start is not None else training).get(stage)
+    if warm_start is not None and previous is not None:
+        record = {**record, "continues": previous}
+    return {**training, stage: record}
+
+
 def save_stage(out_dir: str | Path, weights: StageWeights) -> Path:
     path = save_weights(Path(out_dir) / WEIGHTS, weights.parts, weights.config, training=weights.training)
     log.info("wrote %s (%s)", path, ", ".join(sorted(weights.parts)))

@@ -29,7 +29,7 @@ from ..schedulers import LCMScheduler, NoiseSchedule
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import ControlLossConfig, controlnet_objective
 from .stage import ArchConfig, StageWeights, TextStageContext, cpu_state, frozen, load_stage, open_text_stage
-from .stage import save_stage, stats_part
+from .stage import save_stage, stats_part, with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -195,6 +195,7 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
                                        traj_encoder=traj_cfg, scheduler=sched)
         parts = {**ctx.weights.parts, "controlnet": cpu_state(controlnet), "traj_encoder": cpu_state(traj),
                  "stats": stats_part(ctx.stats, cstats)}
-        record = {**ctx.weights.training, "controlnet": config_record(cfg, result)}
+        record = with_stage_record(ctx.weights.training, "controlnet", config_record(cfg, result),
+                                   start if cfg.warm_start else None)
         save_stage(cfg.out_dir, StageWeights(full_cfg, parts, record))
     return result

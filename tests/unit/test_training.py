@@ -233,6 +233,18 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     for key, value in parts["controlnet"].items():   # started from its weights (lr ~0: still there)
         assert torch.allclose(parts2["controlnet"][key], value, atol=1e-6), key
     assert info2["training"]["controlnet"]["config"]["synthetic_ratio"] == 1.0
+    assert info2["training"]["controlnet"]["continues"] == info["training"]["controlnet"]   # both runs recorded
+    # LCD continued from that file's student: it starts from its weights and records the run it continues
+    lcd_main(DistillLCMConfig(out_dir=str(tmp_path / "l2"), init=str(tmp_path / "c" / "model.safetensors"),
+                              warm_start=str(tmp_path / "c" / "model.safetensors"), **dict(common, steps=2, lr=1e-12)),
+             encoder=enc)
+    _, parts3, info3 = load_weights(tmp_path / "l2" / "model.safetensors")
+    for key, value in parts["denoiser"].items():
+        assert torch.allclose(parts3["denoiser"][key], value, atol=1e-6), key
+    assert info3["training"]["lcd"]["steps"] == 2 and info3["training"]["lcd"]["continues"] == info["training"]["lcd"]
+    with pytest.raises(ValueError, match="denoiser"):
+        lcd_main(DistillLCMConfig(out_dir=str(tmp_path / "l3"), init=str(tmp_path / "t" / "model.safetensors"),
+                                  warm_start=str(tmp_path / "t" / "model.safetensors"), **common), encoder=enc)
 
 
 def test_self_generated_batches_are_decoded_student_samples(vae_file, tiny_data):
