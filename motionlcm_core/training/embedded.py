@@ -32,6 +32,8 @@ DENOISER_SIZE = dict(hidden_dim=192, ff_size=384, num_layers=5, num_heads=4, dro
                      w_cond_dim=256)
 TRAJ_SIZE = dict(hidden_dim=128, ff_size=256, num_layers=5, num_heads=4, dropout=0.0, embed_dim=128)
 STAGES = {"vae": train_vae, "teacher": train_denoiser, "lcd": distill_lcm, "controlnet": train_controlnet}
+STAGE_CONFIGS = {"vae": train_vae.TrainVAEConfig, "teacher": train_denoiser.TrainDenoiserConfig,
+                 "lcd": distill_lcm.DistillLCMConfig, "controlnet": train_controlnet.TrainControlNetConfig}
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,28 @@ def command_line(stage: str, cfg: TrainConfig) -> str:
     return " ".join(["python -m motionlcm_core.training", stage, *flags])
 
 
+def stage_runs(record: dict) -> list[dict]:
+    """The runs of one stage, first to last: a warm-started run's record nests the one it continued
+    (``continues``, see :func:`~motionlcm_core.training.stage.with_stage_record`)."""
+    runs = []
+    while record:
+        runs.insert(0, record)
+        record = record.get("continues")
+    return runs
+
+
+def recorded_commands(training: dict) -> list[str]:
+    """The command of every run recorded in a file's ``training`` metadata, in chain order (rebuilt from
+    the configs the runs stored, so it holds for runs made outside the chain command too)."""
+    commands = []
+    for stage, cls in STAGE_CONFIGS.items():
+        known = {f.name for f in dataclasses.fields(cls)}
+        for run in stage_runs(training.get(stage, {})):
+            values = {k: tuple(v) if isinstance(v, list) else v for k, v in run["config"].items() if k in known}
+            commands.append(command_line(stage, cls(**values)))
+    return commands
+
+
 def with_one_step_guidance(model_cfg: ModelConfig, scale: float) -> ModelConfig:
     """``model_cfg`` with the 1-step guidance scale set to ``scale`` (0: unchanged). The student is distilled
     for w = scale − 1 in [5, 15]; the scale that suits a given student is chosen on the val split."""
@@ -135,7 +159,7 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
     final = load_stage(Path(configs["controlnet"].out_dir) / WEIGHTS, "export")
     final.require("vae", "teacher", "denoiser", "controlnet", "traj_encoder", "stats", stage="export")
     sizes = {prefix: sum(t.numel() for t in sd.values()) for prefix, sd in final.parts.items()}
-    record = {"stages": final.training, "commands": [command_line(s, c) for s, c in configs.items()],
+    record = {"stages": final.training, "commands": recorded_commands(final.training),
               "parameters": sizes, "sizes": {"vae": VAE_SIZE, "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
               "data": "CMU mocap text-motion set v2 (../shared/data, train split, mirrored, caption variants)",
               "chain_command": command_line("embedded", cfg)}
@@ -156,13 +180,15 @@ def training_markdown(record: dict, path: Path) -> str:
              f"Whole chain (resumable; re-run after any interruption): `{record['chain_command']}`", "",
              f"File: {path.stat().st_size / 1e6:.1f} MB (fp32 safetensors; config and this record in its "
              "metadata).", "",
-             "| stage | steps | batch | wall time (min) | final losses (mean of the last log window) |",
-             "|---|---|---|---|---|"]
+             "| stage | device | steps | batch | wall time (min) | final losses (mean of the last log window) |",
+             "|---|---|---|---|---|---|"]
     for stage in [s for s in STAGES if s in record["stages"]]:
-        rec = record["stages"][stage]
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in rec.get("final_losses", {}).items())
-        batch, minutes = rec["config"]["batch_size"], rec["wall_s"] / 60
-        lines.append(f"| {stage} | {rec['steps']} | {batch} | {minutes:.1f} | {losses} |")
+        for i, rec in enumerate(stage_runs(record["stages"][stage])):
+            losses = ", ".join(f"{k} {v:.4g}" for k, v in rec.get("final_losses", {}).items())
+            batch, minutes = rec["config"]["batch_size"], rec["wall_s"] / 60
+            label = stage if i == 0 else f"{stage} (continued)"
+            lines.append(f"| {label} | {rec['config'].get('device', '')} | {rec['steps']} | {batch} | {minutes:.1f} "
+                         f"| {losses} |")
     if "parameters" in record:
         counts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in record["parameters"].items() if k != "stats")
         lines += ["", f"Parameters: {counts}. Text encoder: all-MiniLM-L6-v2 (384-d, frozen, not in this file).",
@@ -174,7 +200,8 @@ def training_markdown(record: dict, path: Path) -> str:
         if "val_motion_ratio" in vae:
             lines.append(f"Motion kept (temporal std of root-relative joints, reconstructed / real): "
                          f"{vae['val_motion_ratio']}.")
-    lines += ["", "Commands of the stages (equivalent to the chain):", "", "```"] + record["commands"] + ["```"]
+    lines += ["", "Commands of the runs, in order (from the configs they recorded):", "", "```"] + record["commands"] \
+        + ["```"]
     lines += ["", "Sanity checks (`motionlcm_core.training.sanity`):", "", "```json",
               json.dumps(record.get("sanity", {}), indent=1, sort_keys=True), "```", ""]
     return "\n".join(lines)

@@ -234,6 +234,10 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
         assert torch.allclose(parts2["controlnet"][key], value, atol=1e-6), key
     assert info2["training"]["controlnet"]["config"]["synthetic_ratio"] == 1.0
     assert info2["training"]["controlnet"]["continues"] == info["training"]["controlnet"]   # both runs recorded
+    from motionlcm_core.training.embedded import recorded_commands
+    commands = recorded_commands(info2["training"])          # every run, rebuilt from its recorded config
+    assert [c.split()[3] for c in commands] == ["vae", "teacher", "lcd", "controlnet", "controlnet"]
+    assert "--warm-start" in commands[-1] and "--warm-start" not in commands[-2]
     # LCD continued from that file's student: it starts from its weights and records the run it continues
     lcd_main(DistillLCMConfig(out_dir=str(tmp_path / "l2"), init=str(tmp_path / "c" / "model.safetensors"),
                               warm_start=str(tmp_path / "c" / "model.safetensors"), **dict(common, steps=2, lr=1e-12)),
