@@ -256,15 +256,18 @@ def test_embedded_model_produces_the_prompted_actions():
         pytest.skip("the embedded model is untrained")
     report = check_actions(pipe)
     acts = report["actions"]
-    # walking and dancing (most of the data) are recognised; overall far above the most-frequent-class rate
+    # walking and dancing (most of the data) are recognised; running and jumping (12 and 17 prompts) too, which
+    # needs motion that moves (earlier models: jump 0–0.06); overall far above the most-frequent-class rate
     majority = max(a["prompts"] for a in acts.values()) / report["pool"]
     assert acts["walk"]["accuracy"] >= 0.8 and acts["dance"]["accuracy"] >= 0.6
-    assert report["overall_accuracy"] > majority + 0.2
+    assert acts["run"]["accuracy"] >= 0.5 and acts["jump"]["accuracy"] >= 0.4
+    assert report["overall_accuracy"] > majority + 0.3
 
 
 def test_embedded_model_moves_its_body():
     """The embedded model's motions move on the pelvis, not a held pose carried along (the failure of a VAE
-    trained too briefly): on test captions the body moves at least a quarter as much as the real clips."""
+    trained too briefly): on test captions the body moves at least half as much as the real clips (session-4
+    model: a third; the one before it: a ninth)."""
     from motionlcm_core import MotionLCMPipeline
     from motionlcm_core.io.pretrained import EMBEDDED_FILE
     if not EMBEDDED_FILE.is_file() or not (SOURCE / "joints_test.npz").is_file():
@@ -277,4 +280,4 @@ def test_embedded_model_moves_its_body():
     captions, lengths = [eval_set.captions[i] for i in pick], [eval_set.lengths[i] for i in pick]
     generated = pipe.generate(captions, lengths=lengths, seed=0)
     real = body_motion(pad_feats([eval_set.joints[i] for i in pick]), lengths)
-    assert body_motion(generated.joints, lengths) > 0.25 * real
+    assert body_motion(generated.joints, lengths) > 0.5 * real
