@@ -1,10 +1,10 @@
 #!/bin/bash
 # GPU chain for the embedded model (session 5; run from the repo root on the GPU machine): train for a time budget, then return the last stage's weights in
+# <=15 MB pieces (the device tool returns at most 8 files of 16 MiB). Env: OUT, DEVICE, SCALE, WORKERS,
+# MIN_VAE/MIN_TEACHER/MIN_LCD/MIN_CN (minutes), LIMIT_S (hard stop of the training command).
 # Carry along (the device tool sends only the repo): .devcarry/data (a copy of ../shared/data) and
 # .devcarry/text_*.pt (runs/cache caption embeddings, so no text encoder is needed there). STAGES picks stages;
 # with RUN=.devcarry/gpu_run a carried vae/model.safetensors is reused (STAGES=teacher,lcd,controlnet).
-# <=15 MB pieces (the device tool returns at most 8 files of 16 MiB). Env: OUT, DEVICE, SCALE, WORKERS,
-# MIN_VAE/MIN_TEACHER/MIN_LCD/MIN_CN (minutes), LIMIT_S (hard stop of the training command).
 set -u
 RUN=${RUN:-/tmp/gpu_run}
 export PYTHONUNBUFFERED=1 MOTIONLCM_CACHE_DIR=${CACHE:-/tmp/gpu_cache}
