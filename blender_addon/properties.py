@@ -48,8 +48,12 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
                                        "resampled to the scene frame rate)")
     num_steps: EnumProperty(name="Steps", items=[("1", "1", "Fastest"), ("2", "2", ""), ("4", "4", "Best")],
                             default="1")
-    use_guidance: BoolProperty(name="Custom guidance", default=False)
-    guidance: FloatProperty(name="Guidance", default=8.0, min=1.0, max=20.0)
+    use_guidance: BoolProperty(name="Custom guidance", default=False,
+                               description="Off: the model's own guidance scale for the chosen step count, "
+                                           "recorded in its file (the embedded model: 6)")
+    guidance: FloatProperty(name="Guidance", default=6.0, min=1.0, max=20.0,
+                            description="Classifier-free guidance scale: higher follows the prompt more "
+                                        "literally, lower gives more varied motion")
     seed: IntProperty(name="Seed", default=0, min=0)
     lock_seed: BoolProperty(name="Lock seed", default=False, description="Keep the seed on Regenerate")
     variations: IntProperty(name="Variations", default=1, min=1, max=8,

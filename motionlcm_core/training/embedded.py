@@ -58,6 +58,7 @@ class EmbeddedConfig:
     controlnet_joint_weights: str = ""                 # spec: uniform over the 6 joints; e.g. "5,1,1,1,1,1"
     controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
     one_step_guidance: float = 14.0                    # 1-step guidance scale written at export; 0: the V2 table's
+    multi_step_guidance: float = 0.0                   # 2- and 4-step scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     num_workers: int = 0                                 # data-loading processes per stage
     # > 0: that stage trains for about this many minutes (its *_steps become a cap; see TrainConfig)
@@ -75,6 +76,9 @@ class EmbeddedConfig:
             raise ValueError(f"unknown stages {sorted(unknown)}; use a subset of {[*STAGES, 'export']}")
         if self.one_step_guidance and not self.one_step_guidance >= 1.0:
             raise ValueError(f"one_step_guidance must be >= 1 (or 0 for the V2 table), got {self.one_step_guidance}")
+        if self.multi_step_guidance and not self.multi_step_guidance >= 1.0:
+            raise ValueError(f"multi_step_guidance must be >= 1 (or 0 for the V2 table), "
+                             f"got {self.multi_step_guidance}")
 
     def stage_list(self) -> list[str]:
         return [s.strip() for s in self.stages.split(",") if s.strip()]
@@ -144,14 +148,19 @@ def recorded_commands(training: dict) -> list[str]:
     return commands
 
 
-def with_one_step_guidance(model_cfg: ModelConfig, scale: float) -> ModelConfig:
-    """``model_cfg`` with the 1-step guidance scale set to ``scale`` (0: unchanged). The student is distilled
-    for w = scale − 1 in [5, 15]; the scale that suits a given student is chosen on the val split."""
-    if not scale:
-        return model_cfg
+def with_guidance(model_cfg: ModelConfig, one_step: float, multi_step: float = 0.0) -> ModelConfig:
+    """``model_cfg`` with the guidance scale of 1-step sampling set to ``one_step`` and that of 2- and 4-step
+    sampling to ``multi_step`` (0: unchanged). The student is distilled for w = scale − 1 in [5, 15]; the scales
+    that suit a given student are chosen on the val split."""
     sched = model_cfg.scheduler
-    return dataclasses.replace(model_cfg, scheduler=dataclasses.replace(
-        sched, cfg_step_map={**sched.cfg_step_map, 1: float(scale)}))
+    table = dict(sched.cfg_step_map)
+    if one_step:
+        table[1] = float(one_step)
+    if multi_step:
+        table.update({2: float(multi_step), 4: float(multi_step)})
+    if table == sched.cfg_step_map:
+        return model_cfg
+    return dataclasses.replace(model_cfg, scheduler=dataclasses.replace(sched, cfg_step_map=table))
 
 
 def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
@@ -163,9 +172,11 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
               "parameters": sizes, "sizes": {"vae": VAE_SIZE, "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
               "data": "CMU mocap text-motion set v2 (../shared/data, train split, mirrored, caption variants)",
               "chain_command": command_line("embedded", cfg)}
-    model_cfg = with_one_step_guidance(final.config, cfg.one_step_guidance)
+    model_cfg = with_guidance(final.config, cfg.one_step_guidance, cfg.multi_step_guidance)
     if cfg.one_step_guidance:
         record["one_step_guidance"] = float(cfg.one_step_guidance)
+    if cfg.multi_step_guidance:
+        record["multi_step_guidance"] = float(cfg.multi_step_guidance)
     out = save_weights(cfg.output, final.parts, model_cfg, training=record)
     record["sanity"] = sanity_report(out, seed=cfg.seed)
     save_weights(cfg.output, final.parts, model_cfg, training=record)

@@ -400,14 +400,17 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
     assert configs["controlnet"].weights()[0] == 0.5
 
 
-def test_one_step_guidance_written_at_export():
+def test_guidance_written_at_export():
     from motionlcm_core.config import v2_config
-    from motionlcm_core.training.embedded import EmbeddedConfig, with_one_step_guidance
+    from motionlcm_core.training.embedded import EmbeddedConfig, with_guidance
     cfg = v2_config()
-    assert with_one_step_guidance(cfg, 0) is cfg                       # 0: the V2 table
-    tuned = with_one_step_guidance(cfg, 14)
+    assert with_guidance(cfg, 0) is cfg and with_guidance(cfg, 0, 0) is cfg     # 0: the V2 table
+    tuned = with_guidance(cfg, 14)
     assert tuned.scheduler.cfg_step_map == {1: 14.0, 2: 12.5, 4: 13.5}
     assert tuned.scheduler.lcm_timesteps == cfg.scheduler.lcm_timesteps
+    assert with_guidance(cfg, 6, 6).scheduler.cfg_step_map == {1: 6.0, 2: 6.0, 4: 6.0}
     with pytest.raises(ValueError, match="one_step_guidance"):
         EmbeddedConfig(one_step_guidance=0.5)
+    with pytest.raises(ValueError, match="multi_step_guidance"):
+        EmbeddedConfig(multi_step_guidance=0.5)
 
