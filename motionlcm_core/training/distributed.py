@@ -52,11 +52,8 @@ def average_gradients(params: list[nn.Parameter], dist: Dist) -> None:
 
 
 def all_finite(flag: bool, dist: Dist) -> bool:
-    if dist.world == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=dist.device)
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
-    return bool(t.item() > 0)
+    """True only when ``flag`` holds on every process."""
+    return agreed_min(int(flag), dist) > 0
 
 
 def agreed_min(value: int, dist: Dist) -> int:

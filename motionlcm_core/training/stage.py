@@ -114,9 +114,8 @@ def with_stage_record(training: dict[str, Any], stage: str, record: dict[str, An
                       warm_start: StageWeights | None = None) -> dict[str, Any]:
     """``training`` plus ``record`` under ``stage``. A warm-started stage keeps the record of the run it
     continued (the warm-start file's own entry for ``stage``) under ``record["continues"]``."""
-    previous = (warm_start.training if warm_start is not None else training).get(stage)
-    if warm_start is not None and previous is not None:
-        record = {**record, "continues": previous}
+    if warm_start is not None and stage in warm_start.training:
+        record = {**record, "continues": warm_start.training[stage]}
     return {**training, stage: record}
 
 
