@@ -3,7 +3,7 @@
 Items follow HumanML3D (spec §1.6): every clip with whole-clip captions is one item, and every
 ``caption#START#END`` phase is its own item ``feats[int(START*20):int(END*20)]``. Clips longer than
 ``max_frames`` are cropped at random each time an item is read (40–196 frames, multiples of 4), as are
-shorter ones by HumanML3D's rule. Features are cropped *after* conversion, exactly as HumanML3D crops its
+shorter ones by HumanML3D's rule; ``DataConfig.floor_crops`` then puts each crop on its own floor. Features are cropped *after* conversion, exactly as HumanML3D crops its
 ``new_joint_vecs``; the joints returned with an item are ``recover_joints`` of the crop, i.e. in the
 canonical frame every generated motion starts in (pelvis x = z = 0, heading +Z), as control hints need.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from motionlcm_core.data.text import CaptionLine, caption_variants, mirror_caption
-from motionlcm_core.motion import FeatureStats, recover_joints
+from motionlcm_core.motion import FeatureStats, put_on_floor, recover_joints
 from motionlcm_core.motion.skeleton import FPS, MAX_FRAMES, MIN_FRAMES, NUM_JOINTS
 
 __all__ = ["DataConfig", "ClipRecord", "LoadReport", "MotionItem", "MotionTextDataset", "crop_length"]
@@ -32,6 +32,9 @@ class DataConfig:
     mirror_prob: float = 0.5
     variant_prob: float = 0.5
     with_joints: bool = True
+    # put each crop's lowest joint at y = 0 (HumanML3D floors the source clip only, so a crop taken on a
+    # platform or a ladder floats above its own floor; a model trained on such crops floats whole clips)
+    floor_crops: bool = False
 
     def __post_init__(self) -> None:
         if self.unit_len < 1 or self.min_frames % self.unit_len or self.max_frames % self.unit_len:
@@ -182,7 +185,8 @@ class MotionTextDataset(torch.utils.data.Dataset):
         if rng.random() < self.cfg.variant_prob:
             variants = caption_variants(caption)
             caption = variants[int(rng.integers(len(variants)))]
-        return source[offset:offset + length], caption
+        crop = source[offset:offset + length]
+        return (put_on_floor(crop) if self.cfg.floor_crops else crop), caption
 
     def __getitem__(self, index: int) -> MotionItem:
         if not 0 <= index < len(self.items):

@@ -33,6 +33,7 @@ from motionlcm_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, KINEMATIC_CHAI
 __all__ = [
     "FEATURE_DIM", "ROOT_ROT_VEL", "ROOT_LIN_VEL", "ROOT_Y", "RIC", "ROT6D", "LOCAL_VEL", "FOOT_CONTACT",
     "FEATURE_GROUPS", "default_target_offsets", "features_from_joints", "recover_joints", "mirror_joints",
+    "floor_height", "put_on_floor",
 ]
 
 FEATURE_DIM = 263
@@ -251,6 +252,29 @@ def recover_joints(feats: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tenso
         raise ValueError("feats contain NaN or inf")
     arr = feats if np.issubdtype(feats.dtype, np.floating) else feats.astype(np.float32)
     return _recover_torch(torch.from_numpy(np.ascontiguousarray(arr))).numpy()
+
+
+def floor_height(feats: np.ndarray) -> float:
+    """Height (m) of the lowest joint over a clip of de-normalised feats ``(T, 263)``.
+
+    Joint heights are absolute in the features (root height and the y of every RIC joint), so this needs
+    no recovery. HumanML3D puts this height at 0 once per source clip; a crop of a long clip can sit
+    above it (a walk on a platform, the top of a ladder)."""
+    if feats.ndim != 2 or feats.shape[-1] != FEATURE_DIM:
+        raise ValueError(f"feats must have shape (T, {FEATURE_DIM}), got {feats.shape}")
+    heights = np.concatenate([feats[:, ROOT_Y], feats[:, RIC][:, 1::3]], axis=1)
+    return float(heights.min())
+
+
+def put_on_floor(feats: np.ndarray) -> np.ndarray:
+    """``feats (T, 263)`` lowered (or raised) so that its lowest joint over the clip is at y = 0: the
+    HumanML3D floor rule applied to this clip itself. Only the root height and the RIC heights change;
+    velocities, rotations and foot contacts do not depend on the floor."""
+    shift = floor_height(feats)
+    out = np.array(feats, copy=True)
+    out[:, ROOT_Y] -= shift
+    out[:, RIC.start + 1:RIC.stop:3] -= shift
+    return out
 
 
 def mirror_joints(joints: np.ndarray) -> np.ndarray:

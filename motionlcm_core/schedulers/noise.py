@@ -9,7 +9,8 @@ from ..config import SchedulerConfig
 class NoiseSchedule:
     """``alphas_cumprod (num_train_timesteps,)`` float32, as the official float32 cumulative product.
 
-    Immutable after construction; tensors follow the device of the data passed in."""
+    Immutable after construction; tensors follow the device of the data passed in (one copy of the table
+    per device, made on first use, so a CUDA step never waits on a CPU lookup)."""
 
     def __init__(self, cfg: SchedulerConfig) -> None:
         self.cfg = cfg
@@ -17,12 +18,19 @@ class NoiseSchedule:
                                dtype=torch.float32) ** 2
         self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
         self.final_alpha_cumprod = self.alphas_cumprod[0]
+        self._tables: dict[torch.device, torch.Tensor] = {self.alphas_cumprod.device: self.alphas_cumprod}
+
+    def _table(self, device: torch.device) -> torch.Tensor:
+        table = self._tables.get(device)
+        if table is None:
+            table = self._tables[device] = self.alphas_cumprod.to(device)
+        return table
 
     def alpha(self, t: int | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """ᾱ_t broadcast to ``like``'s leading dim: scalar t → 0-d, ``t (B,)`` → ``(B, 1, 1)``; t < 0 → ᾱ_0."""
-        t = torch.as_tensor(t).to(self.alphas_cumprod.device)   # the table stays on the CPU; t may not
-        a = torch.where(t >= 0, self.alphas_cumprod[t.clamp(min=0)], self.final_alpha_cumprod)
-        a = a.to(like.device)
+        t = torch.as_tensor(t).to(like.device)
+        table = self._table(like.device)
+        a = torch.where(t >= 0, table[t.clamp(min=0)], table[0])
         return a.view(-1, *([1] * (like.dim() - 1))) if a.dim() == 1 else a
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,7 @@ class EmbeddedConfig:
     multi_step_guidance: float = 0.0                   # 2- and 4-step scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
     num_workers: int = 0                                 # data-loading processes per stage
+    floor_crops: bool = True                             # every training crop on its own floor (DataConfig)
     # > 0: that stage trains for about this many minutes (its *_steps become a cap; see TrainConfig)
     vae_minutes: float = 0.0
     teacher_minutes: float = 0.0
@@ -88,7 +89,7 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
     """The ``Train*Config`` of every stage of the chain."""
     run, k = Path(cfg.run_dir), cfg.batch_scale
     common = dict(data_dir=cfg.data_dir, device=cfg.device, threads=cfg.threads, seed=cfg.seed, log_every=25,
-                  save_every=100, num_workers=cfg.num_workers)
+                  save_every=100, num_workers=cfg.num_workers, floor_crops=cfg.floor_crops)
     return {
         "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=cfg.vae_lr,
                                         pe_init=cfg.vae_pe_init, time_limit_min=cfg.vae_minutes, **VAE_SIZE, **common),

@@ -59,6 +59,7 @@ class TrainConfig:
     log_every: int = 20
     resume: bool = True
     drop_flagged: bool = False         # drop the clips with quality flags in the manifest
+    floor_crops: bool = False          # put every training crop on its own floor (DataConfig.floor_crops)
     # > 0: train for about this many minutes (at most ``steps``): after a few timed steps the loop plans the
     # step count that fits and the cosine schedule ends there; the record holds the steps actually done
     time_limit_min: float = 0.0

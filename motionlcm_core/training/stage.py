@@ -62,7 +62,7 @@ def feature_stats(cfg: TrainConfig) -> FeatureStats:
 def dataset(cfg: TrainConfig, stats: FeatureStats, split: str = "train",
             data_cfg: DataConfig | None = None) -> MotionTextDataset:
     """Seeded dataset of one split (with_joints off: stages recover joints from the features in torch)."""
-    data_cfg = data_cfg or DataConfig(with_joints=False)
+    data_cfg = data_cfg or DataConfig(with_joints=False, floor_crops=cfg.floor_crops)
     if cfg.data_format == "humanml3d":
         return humanml3d_dataset(cfg.data_dir, split, cfg=data_cfg, stats=stats, seed=cfg.seed)
     return cmu_dataset(split, _data_dir(cfg), cfg=data_cfg, stats=stats, seed=cfg.seed,

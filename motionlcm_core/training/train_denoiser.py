@@ -3,6 +3,7 @@
 ``python -m motionlcm_core.training teacher --init runs/vae/model.safetensors --out-dir runs/teacher``.
 Writes ``<out_dir>/model.safetensors`` = the init file + ``teacher.*``; its config's ``denoiser`` is the
 LCM student's (teacher = the same without the guidance embedding, see :func:`stage.teacher_config`).
+``--warm-start FILE`` continues the teacher held in ``FILE`` (e.g. on data prepared another way).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from ..schedulers import NoiseSchedule
 from ..text_encoder import EMBEDDED_NAME
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import mld_objective
-from .stage import ArchConfig, StageWeights, cpu_state, encoder_label, open_text_stage, save_stage, teacher_config
+from .stage import ArchConfig, StageWeights, cpu_state, encoder_label, load_stage, open_text_stage, save_stage, \
+    teacher_config, with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -33,6 +35,7 @@ class TrainDenoiserConfig(ArchConfig):
     text_dropout: float = 0.1               # caption → "" with this probability (classifier-free guidance)
     time_dim: int = 768
     w_cond_dim: int = 256                   # guidance-embedding size of the LCM student built later
+    warm_start: str = ""                    # a file holding a teacher whose training continues (same sizes)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,6 +57,15 @@ def main(cfg: TrainDenoiserConfig, *, encoder=None) -> TrainResult:
     # 2. the teacher network
     torch.manual_seed(cfg.seed)
     teacher = LatentDenoiser(teacher_config(student_cfg)).to(dist.device)
+    start = None
+    if cfg.warm_start:
+        start = load_stage(cfg.warm_start, "teacher warm start")
+        start.require("teacher", stage="teacher warm start")
+        try:
+            teacher.load_state_dict(start.parts["teacher"])
+        except RuntimeError as err:
+            raise ValueError(f"the warm-start teacher in {cfg.warm_start} has other sizes than this run's "
+                             f"(--hidden-dim/--ff-size/--num-layers/--time-dim): {err}") from None
     schedule = NoiseSchedule(ctx.weights.config.scheduler)
 
     def step(batch, gen):
@@ -67,6 +79,6 @@ def main(cfg: TrainDenoiserConfig, *, encoder=None) -> TrainResult:
     if dist.main:
         model_cfg = dataclasses.replace(ctx.weights.config, denoiser=student_cfg, has_teacher=True,
                                         text_encoder=encoder_label(getattr(encoder, "name", cfg.text_encoder)))
-        record = {**ctx.weights.training, "teacher": config_record(cfg, result)}
+        record = with_stage_record(ctx.weights.training, "teacher", config_record(cfg, result), start)
         save_stage(cfg.out_dir, StageWeights(model_cfg, {**ctx.weights.parts, "teacher": cpu_state(teacher)}, record))
     return result

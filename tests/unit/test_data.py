@@ -250,3 +250,33 @@ def test_control_stats_of_training_crops(messy_dir, cache):
     assert stats.mean.shape == stats.std.shape == (22, 3)
     assert abs(stats.mean[0, 0]) < 0.05          # mirrored crops balance left and right
     assert 0.7 < stats.mean[0, 1] < 1.1 and stats.mean[15, 1] > stats.mean[0, 1]   # pelvis and head heights
+
+
+def test_floor_crops_put_each_crop_on_its_own_floor(tmp_path, cache):
+    """cmu_14_21 climbs onto steps and stays up there for a while: HumanML3D floors the whole clip, so crops of its
+    top part float. ``floor_crops`` lowers each crop until its lowest joint touches y = 0 and changes
+    nothing else (same crop, same horizontal motion)."""
+    from motionlcm_core.motion import floor_height, put_on_floor
+    root = write_subset(tmp_path, {k: _source_clips()[k] for k in ("cmu_14_21", "cmu_05_06")})
+    stats = cmu_feature_stats(root, cache_dir=cache)
+    plain = cmu_dataset("train", root, stats=stats, cache_dir=cache, seed=1)
+    floored = cmu_dataset("train", root, cfg=DataConfig(floor_crops=True), stats=stats, cache_dir=cache, seed=1)
+    lowest_plain, lowest_floored = [], []
+    for epoch in range(20):
+        plain.set_epoch(epoch)
+        floored.set_epoch(epoch)
+        for i in range(len(plain)):
+            a, b = plain[i], floored[i]
+            assert a.caption == b.caption and a.length == b.length
+            np.testing.assert_allclose(a.joints[..., [0, 2]], b.joints[..., [0, 2]], atol=1e-4)
+            shift = a.joints[..., 1].min() - b.joints[..., 1].min()
+            np.testing.assert_allclose(a.joints[..., 1] - b.joints[..., 1], shift, atol=1e-4)
+            lowest_plain.append(a.joints[..., 1].min())
+            lowest_floored.append(b.joints[..., 1].min())
+    assert max(lowest_plain) > 0.2                   # some crops of the climb float (its top part)
+    np.testing.assert_allclose(lowest_floored, 0.0, atol=1e-4)
+    feats = _source_clips()["cmu_14_21"]
+    raw = features_from_joints(feats)[60:120]
+    assert floor_height(raw) > 0.3 and floor_height(put_on_floor(raw)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="263"):
+        floor_height(raw[:, :100])

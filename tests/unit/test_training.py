@@ -249,6 +249,23 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     with pytest.raises(ValueError, match="denoiser"):
         lcd_main(DistillLCMConfig(out_dir=str(tmp_path / "l3"), init=str(tmp_path / "t" / "model.safetensors"),
                                   warm_start=str(tmp_path / "t" / "model.safetensors"), **common), encoder=enc)
+    # the teacher continued on floored crops: starts from that teacher, records the run it continues
+    teacher_main(TrainDenoiserConfig(out_dir=str(tmp_path / "t2"), init=str(tmp_path / "c" / "model.safetensors"),
+                                     warm_start=str(tmp_path / "c" / "model.safetensors"), floor_crops=True,
+                                     time_dim=16, w_cond_dim=8, **arch, **dict(common, steps=2, lr=1e-12)),
+                 encoder=enc)
+    _, parts4, info4 = load_weights(tmp_path / "t2" / "model.safetensors")
+    for key, value in parts["teacher"].items():
+        assert torch.allclose(parts4["teacher"][key], value, atol=1e-6), key
+    assert info4["training"]["teacher"]["continues"] == info["training"]["teacher"]
+    assert info4["training"]["teacher"]["config"]["floor_crops"] is True
+    commands = recorded_commands(info4["training"])
+    assert [c.split()[3] for c in commands] == ["vae", "teacher", "teacher", "lcd", "controlnet"]
+    assert "--floor-crops" in commands[2] and "--warm-start" in commands[2] and "--floor-crops" not in commands[1]
+    with pytest.raises(ValueError, match="other sizes"):
+        teacher_main(TrainDenoiserConfig(out_dir=str(tmp_path / "t3"), init=str(tmp_path / "c" / "model.safetensors"),
+                                         warm_start=str(tmp_path / "c" / "model.safetensors"), time_dim=32,
+                                         w_cond_dim=8, **arch, **common), encoder=enc)
 
 
 def test_self_generated_batches_are_decoded_student_samples(vae_file, tiny_data):
@@ -388,6 +405,7 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
     from motionlcm_core.training.embedded import EmbeddedConfig, command_line, stage_configs
     configs = stage_configs(EmbeddedConfig(run_dir=str(tmp_path)))
     assert list(configs) == ["vae", "teacher", "lcd", "controlnet"]
+    assert all(cfg.floor_crops for cfg in configs.values())     # the chain trains on floored crops
     for stage, cfg in configs.items():
         argv = shlex.split(command_line(stage, cfg))[3:]
         assert argv[0] == stage and stage in CLI_STAGES
