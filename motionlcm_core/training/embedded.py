@@ -57,6 +57,7 @@ class EmbeddedConfig:
     controlnet_lcm_grid: int = 1                       # spec: 10 grid timesteps; 1: only the 1-step sampler's t=999
     controlnet_joint_weights: str = ""                 # spec: uniform over the 6 joints; e.g. "5,1,1,1,1,1"
     controlnet_synthetic_ratio: float = 0.0            # share of batches sampled by the student itself
+    guidance_w_range: tuple[float, float] = (5.0, 15.0)  # w drawn in LCD and ControlNet training (scale = w + 1)
     one_step_guidance: float = 14.0                    # 1-step guidance scale written at export; 0: the V2 table's
     multi_step_guidance: float = 0.0                   # 2- and 4-step scale written at export; 0: the V2 table's
     batch_scale: int = 1                                 # multiplies every stage's batch (e.g. 4 on a GPU)
@@ -98,14 +99,14 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
             lr=2e-4, time_limit_min=cfg.teacher_minutes, text_encoder=EMBEDDED_NAME, **DENOISER_SIZE, **common),
         "lcd": distill_lcm.DistillLCMConfig(out_dir=str(run / "lcd"), init=str(run / "teacher" / WEIGHTS),
                                             steps=cfg.lcd_steps, batch_size=32 * k, lr=2e-4,
-                                            time_limit_min=cfg.lcd_minutes, **common),
+                                            w_range=cfg.guidance_w_range, time_limit_min=cfg.lcd_minutes, **common),
         "controlnet": train_controlnet.TrainControlNetConfig(
             out_dir=str(run / "controlnet"), init=str(run / "lcd" / WEIGHTS), steps=cfg.controlnet_steps,
             batch_size=16 * k, lr=cfg.controlnet_lr, lr_spatial=cfg.controlnet_lr,
             time_limit_min=cfg.controlnet_minutes,
             cond_ratio=cfg.controlnet_cond_ratio, lcm_grid=cfg.controlnet_lcm_grid,
             joint_weights=cfg.controlnet_joint_weights, synthetic_ratio=cfg.controlnet_synthetic_ratio,
-            **TRAJ_SIZE, **common),
+            w_range=cfg.guidance_w_range, **TRAJ_SIZE, **common),
     }
 
 

@@ -51,6 +51,7 @@ class TrainControlNetConfig(ArchConfig):
     joint_weights: str = ""                        # draw weights per control joint, e.g. "5,1,1,1,1,1"; "": uniform
     synthetic_ratio: float = 0.0                   # share of each batch sampled by the frozen student itself
     warm_start: str = ""                           # file whose ControlNet + trajectory encoder training starts from
+    w_range: tuple[float, float] = (5.0, 15.0)     # guidance w drawn per sample (the range the LCD run used)
 
     def joints(self) -> tuple[int, ...]:
         try:
@@ -85,6 +86,8 @@ class TrainControlNetConfig(ArchConfig):
             raise ValueError(f"lcm_grid must be >= 1 (1: train only at t=999), got {self.lcm_grid}")
         if self.control_loss not in ("l1_smooth", "l1", "l2"):
             raise ValueError(f"control_loss must be 'l1_smooth', 'l1' or 'l2', got {self.control_loss!r}")
+        if not 0 < self.w_range[0] <= self.w_range[1]:
+            raise ValueError(f"w_range must be 0 < w_min <= w_max, got {self.w_range}")
 
 
 def control_stats(data: MotionTextDataset, epochs: int) -> ControlStats:
@@ -168,7 +171,8 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
     controlnet.requires_grad_(True)
     schedule = NoiseSchedule(model_cfg.scheduler)
     scheduler = LCMScheduler(model_cfg.scheduler, schedule)
-    loss_cfg = ControlLossConfig(loss_fn=cfg.control_loss, cond_ratio=cfg.cond_ratio, lcm_grid=cfg.lcm_grid)
+    loss_cfg = ControlLossConfig(loss_fn=cfg.control_loss, cond_ratio=cfg.cond_ratio, lcm_grid=cfg.lcm_grid,
+                                 w_range=cfg.w_range)
     joint_ids, joint_probs = cfg.joints(), (cfg.weights() if cfg.joint_weights else None)
 
     def step(batch, gen):

@@ -222,7 +222,7 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     # a second phase: warm start from that ControlNet, pelvis-heavy joints, only self-generated motions
     controlnet_main(TrainControlNetConfig(out_dir=str(tmp_path / "c2"), init=str(tmp_path / "l" / "model.safetensors"),
                                           warm_start=str(tmp_path / "c" / "model.safetensors"), synthetic_ratio=1.0,
-                                          joint_weights="3,1,1,1,1,1", lcm_grid=1, embed_dim=8, **arch,
+                                          joint_weights="3,1,1,1,1,1", lcm_grid=1, w_range=(2.0, 3.0), embed_dim=8, **arch,
                                           **dict(common, steps=2, lr=1e-12)), encoder=enc)
     cfg2, parts2, info2 = load_weights(tmp_path / "c2" / "model.safetensors")
     # pinned sampling starts where each ControlNet was trained: the spec's grid keeps 799, t=999 only → 999
@@ -233,6 +233,7 @@ def test_teacher_lcd_controlnet_chain(vae_file, tiny_data, tmp_path):
     for key, value in parts["controlnet"].items():   # started from its weights (lr ~0: still there)
         assert torch.allclose(parts2["controlnet"][key], value, atol=1e-6), key
     assert info2["training"]["controlnet"]["config"]["synthetic_ratio"] == 1.0
+    assert info2["training"]["controlnet"]["config"]["w_range"] == [2.0, 3.0]
     assert info2["training"]["controlnet"]["continues"] == info["training"]["controlnet"]   # both runs recorded
     from motionlcm_core.training.embedded import recorded_commands
     commands = recorded_commands(info2["training"])          # every run, rebuilt from its recorded config
@@ -415,6 +416,10 @@ def test_embedded_chain_commands_parse_back_to_the_same_configs(tmp_path):
     configs = stage_configs(EmbeddedConfig(run_dir=str(tmp_path), vae_lr=1e-3, controlnet_synthetic_ratio=0.5,
                                            controlnet_joint_weights="5,1,1,1,1,1"))
     assert configs["vae"].lr == 1e-3 and configs["controlnet"].synthetic_ratio == 0.5
+    narrow = stage_configs(EmbeddedConfig(run_dir=str(tmp_path), guidance_w_range=(2.0, 10.0)))
+    assert narrow["lcd"].w_range == narrow["controlnet"].w_range == (2.0, 10.0)
+    with pytest.raises(ValueError, match="w_range"):
+        TrainControlNetConfig(w_range=(0.0, 1.0))
     assert configs["controlnet"].weights()[0] == 0.5
 
 
