@@ -51,7 +51,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     res = pipe.generate([args.prompt], seconds=args.seconds, num_steps=args.steps, seed=args.seed,
                         guidance_scale=args.guidance, teacher=args.teacher, control=control,
                         refine=False if args.no_refine else None, refine_steps=args.refine_steps,
-                        refine_strength=args.refine_strength, exact=not args.no_exact)
+                        refine_strength=args.refine_strength, exact=not args.no_exact,
+                        floor=False if args.no_floor else None)
     joints = res.clip(0)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--refine-steps", type=int, default=None)
     g.add_argument("--refine-strength", type=float, default=None)
     g.add_argument("--no-exact", action="store_true", help="pins: skip the exact pass (ControlNet only)")
+    g.add_argument("--no-floor", action="store_true",
+                   help="keep the model's own heights (default without pins: the clip's lowest joint on y = 0)")
     g.add_argument("--out", required=True, help="output .bvh (SMPL skeleton) or .npz (joints, feats, settings)")
     for sp in (g,):
         sp.add_argument("--model", default="embedded", help="our .safetensors file, or 'embedded'")

@@ -20,7 +20,7 @@ from .control import Control
 from .exact import apply_exact, check_pins_within, pin_errors
 from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
-from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, recover_joints
+from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, put_on_floor, recover_joints
 from .refine import RefineConfig, refine_latents
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
@@ -235,7 +235,7 @@ class MotionLCMPipeline:
                  control: Control | None = None, teacher: bool = False,
                  init_noise: torch.Tensor | None = None, refine: bool | None = None,
                  refine_steps: int | None = None, refine_strength: float | None = None,
-                 exact: bool = True) -> MotionResult:
+                 exact: bool = True, floor: bool | None = None) -> MotionResult:
         """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU).
 
         With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints it
@@ -245,7 +245,12 @@ class MotionLCMPipeline:
         meet their targets, corrections spread smoothly over nearby frames, :mod:`motionlcm_core.exact`).
         ``settings["pin_error_m"]`` gives the mean pin error after each pass and ``settings
         ["pin_residual_max_m"]`` the largest distance left (non-zero only for pins out of reach).
-        ``feats`` are the model's features (after refinement, before the exact pass)."""
+        ``feats`` are the model's features (after refinement, before the exact pass).
+
+        ``floor`` (default: on without pins, off with them) puts each clip's lowest joint on y = 0, the floor
+        rule of the training data (every training crop has its lowest joint there); the model does not always
+        keep it and can float a whole clip. ``settings["floor_shift_m"]`` gives how far each clip was lowered.
+        Pins fix absolute heights, so ``floor=True`` with pins is refused."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)
@@ -253,6 +258,12 @@ class MotionLCMPipeline:
             raise ValueError("refine=True needs pins: pass control=Control(positions, mask)")
         if not isinstance(exact, bool):
             raise ValueError(f"exact must be True or False, got {exact!r}")
+        if floor is not None and not isinstance(floor, bool):
+            raise ValueError(f"floor must be True, False or None, got {floor!r}")
+        if floor and control is not None:
+            raise ValueError("floor=True would move pinned joints off their targets; leave floor unset with pins "
+                             "(pins fix the heights)")
+        floor = control is None if floor is None else floor
         defaults = RefineConfig()
         refine_cfg = RefineConfig(steps=defaults.steps if refine_steps is None else refine_steps,
                                   lr=defaults.lr if refine_strength is None else refine_strength)
@@ -294,6 +305,7 @@ class MotionLCMPipeline:
         # 5. decode and recover joints; with pins, refine the latent through the decoder
         pin_error: dict[str, float] = {}
         steps_run = 0
+        floor_shift = None
         if control is not None and refine is not False and refine_cfg.steps > 0:
             with timer("refine"):
                 out = refine_latents(self.vae, self.stats, latents, mask, pos, cmask, refine_cfg)
@@ -303,6 +315,9 @@ class MotionLCMPipeline:
         else:
             with timer("decode"):
                 feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
+                floor_shift = floor_height(feats, mask) if floor else None
+                if floor:
+                    feats = put_on_floor(feats, mask)
             with timer("joints"):
                 joints = recover_joints(feats) * mask[..., None, None]
         joints_np = joints.float().cpu().numpy()
@@ -318,7 +333,8 @@ class MotionLCMPipeline:
         settings = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
                     "guidance_scale": guidance_scale if guidance_scale is not None else (
                         self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
-                    "model": self.description, "controlled": control is not None}
+                    "model": self.description, "controlled": control is not None,
+                    "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()]}
         if control is not None:
             settings.update(refine_steps=steps_run,
                             refine_strength=refine_cfg.lr, exact=exact, pin_error_m=pin_error,

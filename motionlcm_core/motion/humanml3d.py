@@ -254,26 +254,40 @@ def recover_joints(feats: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tenso
     return _recover_torch(torch.from_numpy(np.ascontiguousarray(arr))).numpy()
 
 
-def floor_height(feats: np.ndarray) -> float:
-    """Height (m) of the lowest joint over a clip of de-normalised feats ``(T, 263)``.
-
-    Joint heights are absolute in the features (root height and the y of every RIC joint), so this needs
-    no recovery. HumanML3D puts this height at 0 once per source clip; a crop of a long clip can sit
-    above it (a walk on a platform, the top of a ladder)."""
-    if feats.ndim != 2 or feats.shape[-1] != FEATURE_DIM:
-        raise ValueError(f"feats must have shape (T, {FEATURE_DIM}), got {feats.shape}")
-    heights = np.concatenate([feats[:, ROOT_Y], feats[:, RIC][:, 1::3]], axis=1)
-    return float(heights.min())
+def _heights(feats):
+    """Joint heights ``(..., T, 22)`` (m) straight from the features: root height and every RIC joint's y are
+    absolute in HumanML3D features, so no recovery is needed."""
+    cat = np.concatenate if isinstance(feats, np.ndarray) else torch.cat
+    return cat([feats[..., ROOT_Y], feats[..., RIC][..., 1::3]], -1)
 
 
-def put_on_floor(feats: np.ndarray) -> np.ndarray:
-    """``feats (T, 263)`` lowered (or raised) so that its lowest joint over the clip is at y = 0: the
-    HumanML3D floor rule applied to this clip itself. Only the root height and the RIC heights change;
-    velocities, rotations and foot contacts do not depend on the floor."""
-    shift = floor_height(feats)
-    out = np.array(feats, copy=True)
-    out[:, ROOT_Y] -= shift
-    out[:, RIC.start + 1:RIC.stop:3] -= shift
+def floor_height(feats, mask=None):
+    """Height (m) of the lowest joint over each clip of de-normalised feats ``(..., T, 263)`` → ``(...)``;
+    ``mask (..., T)`` (bool) leaves padding frames out. numpy or torch, as given.
+
+    HumanML3D puts this height at 0 once per source clip; a crop of a long clip can sit above it (a walk on
+    a platform, the top of a ladder), and a generated clip can float above it."""
+    if feats.ndim < 2 or feats.shape[-1] != FEATURE_DIM:
+        raise ValueError(f"feats must have shape (..., T, {FEATURE_DIM}), got {tuple(feats.shape)}")
+    heights = _heights(feats)
+    if isinstance(feats, np.ndarray):
+        if mask is not None:
+            heights = np.where(np.asarray(mask)[..., None], heights, np.inf)
+        return heights.min(axis=(-2, -1))
+    if mask is not None:
+        heights = heights.masked_fill(~mask.to(heights.device)[..., None].bool(), float("inf"))
+    return heights.flatten(-2).amin(-1)
+
+
+def put_on_floor(feats, mask=None):
+    """``feats (..., T, 263)`` lowered (or raised) so that each clip's lowest joint is at y = 0: the HumanML3D
+    floor rule applied to the clip itself. Only the root height and the RIC heights change; velocities,
+    rotations and foot contacts do not depend on the floor. numpy or torch, as given; padding frames
+    (``mask`` False) shift with their clip."""
+    shift = floor_height(feats, mask)
+    out = feats.copy() if isinstance(feats, np.ndarray) else feats.clone()
+    out[..., ROOT_Y] -= shift[..., None, None]
+    out[..., RIC.start + 1:RIC.stop:3] -= shift[..., None, None]
     return out
 
 

@@ -46,6 +46,12 @@ def test_generate_npz_matches_api(tmp_path, weights):
     ref = MotionLCMPipeline.from_pretrained(weights, device="cpu").generate(
         ["a person walks"], seconds=2, seed=5, num_steps=2)
     np.testing.assert_allclose(data["joints"], ref.clip(0), atol=1e-5)
+    assert data["joints"][..., 1].min() == pytest.approx(0.0, abs=1e-5) and settings["floor_shift_m"] is not None
+    own = tmp_path / "own.npz"
+    assert main(["generate", "a person walks", "--seconds", "2", "--seed", "5", "--steps", "2", "--no-floor",
+                 "--model", str(weights), "--out", str(own)]) == 0
+    np.testing.assert_allclose(np.load(own)["joints"][..., 1] - settings["floor_shift_m"][0], data["joints"][..., 1],
+                               atol=1e-5)
 
 
 def test_cli_errors(tmp_path, weights, capsys):

@@ -65,6 +65,26 @@ def test_control_changes_motion(pipe):
     free = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1)
     ctrl = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1, control=Control(pos, mask))
     assert ctrl.settings["controlled"] and ctrl.joints.shape == free.joints.shape
+    assert ctrl.settings["floor_shift_m"] is None             # pins fix the heights: no floor shift
+    with pytest.raises(ValueError, match="pinned joints"):
+        pipe.generate(text_embeddings=emb(1), lengths=40, control=Control(pos, mask), floor=True)
+
+
+def test_clips_are_put_on_their_floor(pipe):
+    """Without pins each clip's lowest joint ends on y = 0 (the training data's floor rule), by a vertical
+    shift of the whole clip and nothing else; ``floor=False`` keeps the model's own heights."""
+    own = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, floor=False)
+    out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3)
+    assert own.settings["floor_shift_m"] is None
+    shifts = out.settings["floor_shift_m"]
+    for b in range(2):
+        a, f = own.clip(b), out.clip(b)
+        assert abs(a[..., 1].min()) > 0.01                      # the random model floats or sinks
+        assert f[..., 1].min() == pytest.approx(0.0, abs=1e-5)
+        assert shifts[b] == pytest.approx(float(a[..., 1].min()), abs=1e-5)
+        np.testing.assert_allclose(f[..., [0, 2]], a[..., [0, 2]], atol=1e-5)
+        np.testing.assert_allclose(f[..., 1], a[..., 1] - shifts[b], atol=1e-5)
+    assert np.all(out.joints[1, 24:] == 0)                    # padding stays zero
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -77,6 +97,7 @@ def test_control_changes_motion(pipe):
     (dict(guidance_scale=float("nan")), "guidance_scale"),
     (dict(seconds=float("inf"), lengths=None), "seconds"),
     (dict(seconds=2.0), "not both"),
+    (dict(floor="yes"), "floor"),
 ])
 def test_bad_requests(pipe, kwargs, match):
     base = dict(text_embeddings=emb(1), lengths=40)
