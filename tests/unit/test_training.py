@@ -437,3 +437,26 @@ def test_guidance_written_at_export():
     with pytest.raises(ValueError, match="multi_step_guidance"):
         EmbeddedConfig(multi_step_guidance=0.5)
 
+
+
+def test_two_processes_under_torchrun_agree_on_the_time_plan(tiny_data, tmp_path):
+    """DDP without code changes: two CPU processes (gloo) train the VAE stage on a time budget; each plans
+    from its own speed, both take the smaller plan (they must stop at the same step) and rank 0 writes."""
+    import subprocess
+    import sys
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "motionlcm_core.training", "vae", "--out-dir", str(out), "--data-dir", str(tiny_data),
+           "--steps", "100000", "--time-limit-min", "0.1", "--warmup-steps", "2", "--save-every", "100000",
+           "--batch-size", "2", "--threads", "1", "--log-every", "5", "--device", "cpu", "--hidden-dim", "16",
+           "--ff-size", "32", "--num-layers", "3", "--num-heads", "2", "--dropout", "0", "--latent-tokens", "2",
+           "--latent-dim", "8", "--eval-batches", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (out / "train.log").read_text()
+    assert "batch 2×2" in log and "time limit: planned" in log
+    planned = torch.load(out / "checkpoint.pt", weights_only=True)["planned_steps"]
+    _, parts, info = load_weights(out / "model.safetensors")
+    assert info["training"]["vae"]["steps"] == planned > 10
+    assert all(torch.isfinite(v).all() for v in parts["vae"].values())
