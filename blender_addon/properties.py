@@ -50,8 +50,8 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
                             default="1")
     use_guidance: BoolProperty(name="Custom guidance", default=False,
                                description="Off: the model's own guidance scale for the chosen step count, "
-                                           "recorded in its file (the embedded model: 6)")
-    guidance: FloatProperty(name="Guidance", default=6.0, min=1.0, max=20.0,
+                                           "recorded in its file (the embedded model: 4)")
+    guidance: FloatProperty(name="Guidance", default=4.0, min=1.0, max=20.0,
                             description="Classifier-free guidance scale: higher follows the prompt more "
                                         "literally, lower gives more varied motion")
     seed: IntProperty(name="Seed", default=0, min=0)

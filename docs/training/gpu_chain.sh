@@ -1,7 +1,8 @@
 #!/bin/bash
 # GPU chain for the embedded model (session 5; run from the repo root on the GPU machine): train for a time budget, then return the last stage's weights in
 # <=15 MB pieces (the device tool returns at most 8 files of 16 MiB). Env: OUT, DEVICE, SCALE, WORKERS,
-# MIN_VAE/MIN_TEACHER/MIN_LCD/MIN_CN (minutes), LIMIT_S (hard stop of the training command).
+# MIN_VAE/MIN_TEACHER/MIN_LCD/MIN_CN (minutes), LIMIT_S (hard stop of the training command), W_RANGE (LCD and
+# ControlNet guidance w, session 6: "2 10"; spec "5 15"). Crops are floored (the chain's --floor-crops default).
 # Carry along (the device tool sends only the repo): .devcarry/data (a copy of ../shared/data) and
 # .devcarry/text_*.pt (runs/cache caption embeddings, so no text encoder is needed there). STAGES picks stages;
 # with RUN=.devcarry/gpu_run a carried vae/model.safetensors is reused (STAGES=teacher,lcd,controlnet).
@@ -20,6 +21,7 @@ timeout -s TERM "${LIMIT_S:-520}" $PY -m motionlcm_core.training embedded --run-
   --teacher-steps 200000 --teacher-minutes "${MIN_TEACHER:-1.3}" \
   --lcd-steps 200000 --lcd-minutes "${MIN_LCD:-1.2}" \
   --controlnet-steps 200000 --controlnet-minutes "${MIN_CN:-1.7}" \
+  --guidance-w-range ${W_RANGE:-2 10} \
   --stages "${STAGES:-vae,teacher,lcd,controlnet}" > "$OUT/chain.log" 2>&1
 echo "chain exit $?"
 ls "$MOTIONLCM_CACHE_DIR" > "$OUT/cache_after.txt"
