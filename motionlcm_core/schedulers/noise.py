@@ -17,7 +17,6 @@ class NoiseSchedule:
         betas = torch.linspace(cfg.beta_start ** 0.5, cfg.beta_end ** 0.5, cfg.num_train_timesteps,
                                dtype=torch.float32) ** 2
         self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
-        self.final_alpha_cumprod = self.alphas_cumprod[0]
         self._tables: dict[torch.device, torch.Tensor] = {self.alphas_cumprod.device: self.alphas_cumprod}
 
     def _table(self, device: torch.device) -> torch.Tensor:
@@ -27,7 +26,8 @@ class NoiseSchedule:
         return table
 
     def alpha(self, t: int | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """ᾱ_t broadcast to ``like``'s leading dim: scalar t → 0-d, ``t (B,)`` → ``(B, 1, 1)``; t < 0 → ᾱ_0."""
+        """ᾱ_t broadcast to ``like``'s leading dim: scalar t → 0-d, ``t (B,)`` → ``(B, 1, 1)``; t < 0 → ᾱ_0 (the
+        "final" alpha of the official DDIM/LCM step with set_alpha_to_one=False)."""
         t = torch.as_tensor(t).to(like.device)
         table = self._table(like.device)
         a = torch.where(t >= 0, table[t.clamp(min=0)], table[0])
