@@ -20,7 +20,7 @@ from .control import Control
 from .exact import apply_exact, check_pins_within, pin_errors
 from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
-from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, put_on_floor, recover_joints
+from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
 from .refine import RefineConfig, refine_latents
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
@@ -315,9 +315,9 @@ class MotionLCMPipeline:
         else:
             with timer("decode"):
                 feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
-                floor_shift = floor_height(feats, mask) if floor else None
                 if floor:
-                    feats = put_on_floor(feats, mask)
+                    floor_shift = floor_height(feats, mask)
+                    feats = lower_heights(feats, floor_shift)
             with timer("joints"):
                 joints = recover_joints(feats) * mask[..., None, None]
         joints_np = joints.float().cpu().numpy()

@@ -3,9 +3,10 @@
 Items follow HumanML3D (spec §1.6): every clip with whole-clip captions is one item, and every
 ``caption#START#END`` phase is its own item ``feats[int(START*20):int(END*20)]``. Clips longer than
 ``max_frames`` are cropped at random each time an item is read (40–196 frames, multiples of 4), as are
-shorter ones by HumanML3D's rule; ``DataConfig.floor_crops`` then puts each crop on its own floor. Features are cropped *after* conversion, exactly as HumanML3D crops its
-``new_joint_vecs``; the joints returned with an item are ``recover_joints`` of the crop, i.e. in the
-canonical frame every generated motion starts in (pelvis x = z = 0, heading +Z), as control hints need.
+shorter ones by HumanML3D's rule; ``DataConfig.floor_crops`` then puts each crop on its own floor. Features
+are cropped *after* conversion, exactly as HumanML3D crops its ``new_joint_vecs``; the joints returned with an
+item are ``recover_joints`` of the crop, i.e. in the canonical frame every generated motion starts in (pelvis
+x = z = 0, heading +Z), as control hints need.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from motionlcm_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, KINEMATIC_CHAI
 __all__ = [
     "FEATURE_DIM", "ROOT_ROT_VEL", "ROOT_LIN_VEL", "ROOT_Y", "RIC", "ROT6D", "LOCAL_VEL", "FOOT_CONTACT",
     "FEATURE_GROUPS", "default_target_offsets", "features_from_joints", "recover_joints", "mirror_joints",
-    "floor_height", "put_on_floor",
+    "floor_height", "lower_heights", "put_on_floor",
 ]
 
 FEATURE_DIM = 263
@@ -281,10 +281,15 @@ def floor_height(feats, mask=None):
 
 def put_on_floor(feats, mask=None):
     """``feats (..., T, 263)`` lowered (or raised) so that each clip's lowest joint is at y = 0: the HumanML3D
-    floor rule applied to the clip itself. Only the root height and the RIC heights change; velocities,
-    rotations and foot contacts do not depend on the floor. numpy or torch, as given; padding frames
-    (``mask`` False) shift with their clip."""
-    shift = floor_height(feats, mask)
+    floor rule applied to the clip itself. numpy or torch, as given; padding frames (``mask`` False) shift
+    with their clip."""
+    return lower_heights(feats, floor_height(feats, mask))
+
+
+def lower_heights(feats, shift):
+    """``feats (..., T, 263)`` with every joint lowered by ``shift (...)`` metres (one value per clip). Only the
+    root height and the RIC heights change; velocities, rotations and foot contacts do not depend on the
+    floor."""
     out = feats.copy() if isinstance(feats, np.ndarray) else feats.clone()
     out[..., ROOT_Y] -= shift[..., None, None]
     out[..., RIC.start + 1:RIC.stop:3] -= shift[..., None, None]

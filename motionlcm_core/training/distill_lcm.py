@@ -16,7 +16,7 @@ from ..models import LatentDenoiser
 from ..schedulers import DDIMSolver
 from .loop import EMA, TrainConfig, TrainResult, config_record, init_distributed, train
 from .objectives import lcd_objective
-from .stage import StageWeights, cpu_state, frozen, load_stage, open_text_stage, save_stage, teacher_config
+from .stage import StageWeights, cpu_state, frozen, open_text_stage, save_stage, teacher_config, warm_start
 from .stage import with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
@@ -67,11 +67,7 @@ def main(cfg: DistillLCMConfig, *, encoder=None) -> TrainResult:
         raise ValueError("the init file's denoiser config has no guidance embedding (time_cond_proj_dim)")
     # 2. online student and its EMA target
     student = student_from_teacher(teacher, model_cfg.denoiser)
-    start = None
-    if cfg.warm_start:
-        start = load_stage(cfg.warm_start, "lcd warm start")
-        start.require("denoiser", stage="lcd warm start")
-        student.load_state_dict(start.parts["denoiser"])
+    start = warm_start(cfg.warm_start, "lcd", {"denoiser": student})
     target = EMA(student, cfg.ema_decay)
     solver = DDIMSolver(model_cfg.scheduler, cfg.num_ddim_timesteps)
     uncond = ctx.table.uncond(dist.device)

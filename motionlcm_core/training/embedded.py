@@ -152,8 +152,8 @@ def recorded_commands(training: dict) -> list[str]:
 
 def with_guidance(model_cfg: ModelConfig, one_step: float, multi_step: float = 0.0) -> ModelConfig:
     """``model_cfg`` with the guidance scale of 1-step sampling set to ``one_step`` and that of 2- and 4-step
-    sampling to ``multi_step`` (0: unchanged). The student is distilled for w = scale − 1 in [5, 15]; the scales
-    that suit a given student are chosen on the val split."""
+    sampling to ``multi_step`` (0: unchanged). The student is distilled for w = scale − 1 in its LCD run's
+    ``w_range`` (spec [5, 15]); the scales that suit a given student are chosen on the val split."""
     sched = model_cfg.scheduler
     table = dict(sched.cfg_step_map)
     if one_step:

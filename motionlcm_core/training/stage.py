@@ -110,6 +110,23 @@ def load_stage(path: str | Path, stage: str) -> StageWeights:
     return StageWeights(cfg, parts, info["training"])
 
 
+def warm_start(path: str, stage: str, modules: dict[str, nn.Module], *also: str) -> StageWeights | None:
+    """Continue a run from another file: load its part ``prefix`` into each of ``modules`` (``{prefix: module}``)
+    and return the file (``also``: other parts it must hold); ``None`` when ``path`` is empty."""
+    if not path:
+        return None
+    label = f"{stage} warm start"
+    start = load_stage(path, label)
+    start.require(*modules, *also, stage=label)
+    for prefix, module in modules.items():
+        try:
+            module.load_state_dict(start.parts[prefix])
+        except RuntimeError as err:
+            raise ValueError(f"the {prefix} in {path} has other sizes than this run's (check the size flags, "
+                             f"e.g. --hidden-dim/--ff-size/--num-layers/--time-dim): {err}") from None
+    return start
+
+
 def with_stage_record(training: dict[str, Any], stage: str, record: dict[str, Any],
                       warm_start: StageWeights | None = None) -> dict[str, Any]:
     """``training`` plus ``record`` under ``stage``. A warm-started stage keeps the record of the run it

@@ -28,7 +28,7 @@ from ..sampling import lcm_sample
 from ..schedulers import LCMScheduler, NoiseSchedule
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import ControlLossConfig, controlnet_objective
-from .stage import ArchConfig, StageWeights, TextStageContext, cpu_state, frozen, load_stage, open_text_stage
+from .stage import ArchConfig, StageWeights, TextStageContext, cpu_state, frozen, open_text_stage, warm_start
 from .stage import save_stage, stats_part, with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
@@ -160,14 +160,8 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
     traj_cfg = TrajEncoderConfig(latent_tokens=model_cfg.vae.latent_tokens, latent_dim=model_cfg.vae.latent_dim,
                                  transformer=cfg.transformer())
     traj = TrajectoryEncoder(traj_cfg).to(dist.device)
-    if cfg.warm_start:
-        start = load_stage(cfg.warm_start, "controlnet warm start")
-        start.require("controlnet", "traj_encoder", "stats", stage="controlnet warm start")
-        controlnet.load_state_dict(start.parts["controlnet"])
-        traj.load_state_dict(start.parts["traj_encoder"])
-        cstats = start.control_stats()
-    else:
-        cstats = control_stats(ctx.data, cfg.stats_epochs)
+    start = warm_start(cfg.warm_start, "controlnet", {"controlnet": controlnet, "traj_encoder": traj}, "stats")
+    cstats = start.control_stats() if start is not None else control_stats(ctx.data, cfg.stats_epochs)
     controlnet.requires_grad_(True)
     schedule = NoiseSchedule(model_cfg.scheduler)
     scheduler = LCMScheduler(model_cfg.scheduler, schedule)
@@ -199,7 +193,6 @@ def main(cfg: TrainControlNetConfig, *, encoder=None) -> TrainResult:
                                        traj_encoder=traj_cfg, scheduler=sched)
         parts = {**ctx.weights.parts, "controlnet": cpu_state(controlnet), "traj_encoder": cpu_state(traj),
                  "stats": stats_part(ctx.stats, cstats)}
-        record = with_stage_record(ctx.weights.training, "controlnet", config_record(cfg, result),
-                                   start if cfg.warm_start else None)
+        record = with_stage_record(ctx.weights.training, "controlnet", config_record(cfg, result), start)
         save_stage(cfg.out_dir, StageWeights(full_cfg, parts, record))
     return result

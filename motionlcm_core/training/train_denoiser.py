@@ -19,8 +19,8 @@ from ..schedulers import NoiseSchedule
 from ..text_encoder import EMBEDDED_NAME
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import mld_objective
-from .stage import ArchConfig, StageWeights, cpu_state, encoder_label, load_stage, open_text_stage, save_stage, \
-    teacher_config, with_stage_record
+from .stage import ArchConfig, StageWeights, cpu_state, encoder_label, open_text_stage, save_stage, teacher_config, \
+    warm_start, with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -57,15 +57,7 @@ def main(cfg: TrainDenoiserConfig, *, encoder=None) -> TrainResult:
     # 2. the teacher network
     torch.manual_seed(cfg.seed)
     teacher = LatentDenoiser(teacher_config(student_cfg)).to(dist.device)
-    start = None
-    if cfg.warm_start:
-        start = load_stage(cfg.warm_start, "teacher warm start")
-        start.require("teacher", stage="teacher warm start")
-        try:
-            teacher.load_state_dict(start.parts["teacher"])
-        except RuntimeError as err:
-            raise ValueError(f"the warm-start teacher in {cfg.warm_start} has other sizes than this run's "
-                             f"(--hidden-dim/--ff-size/--num-layers/--time-dim): {err}") from None
+    start = warm_start(cfg.warm_start, "teacher", {"teacher": teacher})
     schedule = NoiseSchedule(ctx.weights.config.scheduler)
 
     def step(batch, gen):
