@@ -52,7 +52,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                         guidance_scale=args.guidance, teacher=args.teacher, control=control,
                         refine=False if args.no_refine else None, refine_steps=args.refine_steps,
                         refine_strength=args.refine_strength, exact=not args.no_exact,
-                        floor=False if args.no_floor else None)
+                        floor=False if args.no_floor else None,
+                        body=not args.raw_body)
     joints = res.clip(0)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
@@ -98,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--refine-steps", type=int, default=None)
     g.add_argument("--refine-strength", type=float, default=None)
     g.add_argument("--no-exact", action="store_true", help="pins: skip the exact pass (ControlNet only)")
+    g.add_argument("--raw-body", action="store_true",
+                   help="keep the decoded joints as they are (no rigid bones, grounding or planted feet)")
     g.add_argument("--no-floor", action="store_true",
                    help="keep the model's own heights (default without pins: the clip's lowest joint on y = 0)")
     g.add_argument("--out", required=True, help="output .bvh (SMPL skeleton) or .npz (joints, feats, settings)")
@@ -124,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="eval_output")
     e.add_argument("--device", default="auto")
     e.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    e.add_argument("--probes", action="store_true",
+                   help="run the prompt probes of ../shared/probes ($MOTIONLCM_PROBES_DIR) for 1/2/4 steps, the raw "
+                        "joints and the retrieval baseline; writes probes.md/probes.json to --out")
     e.set_defaults(func=cmd_eval)
     t = sub.add_parser("train", help="train a stage (vae, teacher, lcd, controlnet) or the embedded chain",
                        add_help=False)

@@ -21,6 +21,7 @@ from .exact import apply_exact, check_pins_within, pin_errors
 from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
+from .motion.body import BodyConfig, foot_channels, hold_body
 from .refine import RefineConfig, refine_latents
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
@@ -235,7 +236,8 @@ class MotionLCMPipeline:
                  control: Control | None = None, teacher: bool = False,
                  init_noise: torch.Tensor | None = None, refine: bool | None = None,
                  refine_steps: int | None = None, refine_strength: float | None = None,
-                 exact: bool = True, floor: bool | None = None) -> MotionResult:
+                 exact: bool = True, floor: bool | None = None,
+                 body: bool | BodyConfig = True) -> MotionResult:
         """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU).
 
         With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints it
@@ -250,7 +252,13 @@ class MotionLCMPipeline:
         ``floor`` (default: on without pins, off with them) puts each clip's lowest joint on y = 0, the floor
         rule of the training data (every training crop has its lowest joint there); the model does not always
         keep it and can float a whole clip. ``settings["floor_shift_m"]`` gives how far each clip was lowered.
-        Pins fix absolute heights, so ``floor=True`` with pins is refused."""
+        Pins fix absolute heights, so ``floor=True`` with pins is refused.
+
+        ``body`` (default on; a :class:`~motionlcm_core.motion.body.BodyConfig` to tune it) makes the body hold
+        together (:func:`~motionlcm_core.motion.body.hold_body`): bones at the data skeleton's lengths, supported
+        frames on the floor (without pins only: pins fix heights), feet planted during the model's own
+        contacts and lifted in swing. ``settings["body"]`` reports it per clip; ``joints`` are the cleaned
+        ones, ``feats`` the model's. ``body=False`` gives the raw decoded joints (as the official sampler)."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)
@@ -260,6 +268,8 @@ class MotionLCMPipeline:
             raise ValueError(f"exact must be True or False, got {exact!r}")
         if floor is not None and not isinstance(floor, bool):
             raise ValueError(f"floor must be True, False or None, got {floor!r}")
+        if not isinstance(body, (bool, BodyConfig)):
+            raise ValueError(f"body must be True, False or a BodyConfig, got {body!r}")
         if floor and control is not None:
             raise ValueError("floor=True would move pinned joints off their targets; leave floor unset with pins "
                              "(pins fix the heights)")
@@ -321,7 +331,19 @@ class MotionLCMPipeline:
             with timer("joints"):
                 joints = recover_joints(feats) * mask[..., None, None]
         joints_np = joints.float().cpu().numpy()
-        # 6. exact pass: pinned joints meet their targets
+        # 6. a body that holds together: rigid bones, supported frames on the floor, planted feet
+        body_reports: list[dict[str, Any]] | None = None
+        if body is not False:
+            body_cfg = body if isinstance(body, BodyConfig) else BodyConfig()
+            if control is not None:
+                body_cfg = dataclasses.replace(body_cfg, grounded=False)
+            with timer("body"):
+                channels = foot_channels(feats.float().cpu().numpy())
+                body_reports = []
+                for b, n in enumerate(lengths):
+                    joints_np[b, :n], report = hold_body(joints_np[b, :n], channels[b, :n], body_cfg)
+                    body_reports.append(report)
+        # 7. exact pass: pinned joints meet their targets
         if control is not None:
             pin_error.setdefault("sampled", float(pin_errors(joints_np, pos, cmask)[cmask.numpy()].mean()))
             if exact:
@@ -334,7 +356,8 @@ class MotionLCMPipeline:
                     "guidance_scale": guidance_scale if guidance_scale is not None else (
                         self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
                     "model": self.description, "controlled": control is not None,
-                    "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()]}
+                    "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()],
+                    "body": body_reports}
         if control is not None:
             settings.update(refine_steps=steps_run,
                             refine_strength=refine_cfg.lr, exact=exact, pin_error_m=pin_error,

@@ -1,7 +1,8 @@
 """``motionlcm eval``: evaluate a model on the test split; writes eval.md, eval.json and eval.png.
 
 The arguments come from ``motionlcm_core.cli`` (``--model``, ``--json``, ``--out``, ``--device``,
-``--quick``). ``--quick`` evaluates 64 samples with a small MultiModality set (a smoke run).
+``--quick``, ``--probes``). ``--quick`` evaluates 64 samples with a small MultiModality set (a smoke run);
+``--probes`` runs the prompt probes instead (:mod:`motionlcm_core.eval.probes`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def main(args: argparse.Namespace) -> int:
     """Load the model, evaluate, write the three files to ``args.out`` and print the table (or JSON)."""
     from motionlcm_core import MotionLCMPipeline
 
+    if getattr(args, "probes", False):
+        from motionlcm_core.eval.probes import main as probes_main
+        out = Path(args.out)
+        text = probes_main(args.model, out, device="cpu" if args.device == "auto" else args.device,
+                           progress=lambda msg: print(f"[probes] {msg}", file=sys.stderr))
+        print(text)
+        print(f"wrote {out / 'probes.md'}, {out / 'probes.json'}")
+        return 0
     cfg = QUICK if args.quick else EvalConfig()
     pipe = MotionLCMPipeline.from_pretrained(args.model, device=args.device)
     results = evaluate(pipe, "test", cfg=cfg, progress=lambda msg: print(f"[eval] {msg}", file=sys.stderr))

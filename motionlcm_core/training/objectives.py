@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder, guidance_embedding
 from ..motion import ControlStats, FeatureStats, recover_joints
+from ..motion.skeleton import PARENTS
 from ..schedulers import DDIMSolver, NoiseSchedule, boundary_scalings
 from .losses import ControlLossFn, ControlReduction, control_loss, kl_standard_normal, masked_smooth_l1, pseudo_huber
 
@@ -29,18 +30,34 @@ def _randn(shape, like: torch.Tensor, gen: torch.Generator | None) -> torch.Tens
     return torch.randn(shape, generator=gen, dtype=torch.float32).to(like)
 
 
+def bone_lengths(joints: torch.Tensor) -> torch.Tensor:
+    """Lengths (m) of the 21 SMPL-22 bones of ``joints (..., 22, 3)`` → ``(..., 21)``."""
+    parents = list(PARENTS[1:])
+    return (joints[..., 1:, :] - joints[..., parents, :]).norm(dim=-1)
+
+
 def vae_objective(vae: MotionVAE, feats: torch.Tensor, mask: torch.Tensor, stats: FeatureStats, *,
-                  kl_weight: float = 1e-4, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """SmoothL1 on normalised feats + SmoothL1 on recovered joints + kl_weight·KL."""
-    enc = vae.encode(feats, mask, generator=generator)
+                  kl_weight: float = 1e-4, bone_weight: float = 0.0, train_encoder: bool = True,
+                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """SmoothL1 on normalised feats + SmoothL1 on recovered joints + kl_weight·KL (+ bone_weight · mean
+    |bone length − the data's length| in metres: every training clip is on one skeleton, so a decoded
+    bone that stretches is wrong). ``train_encoder=False`` fine-tunes the decoder alone: the encoder runs
+    without gradients, the latent space (and every stage trained on it) stays as it is."""
+    with torch.set_grad_enabled(train_encoder and torch.is_grad_enabled()):
+        enc = vae.encode(feats, mask, generator=generator)
     rec = vae.decode(enc.latents, mask)
     loss_feats = masked_smooth_l1(rec, feats, mask)
     j_rec = recover_joints(stats.denormalize(rec))
     j_ref = recover_joints(stats.denormalize(feats))
     loss_joints = masked_smooth_l1(j_rec, j_ref, mask)
     kl = kl_standard_normal(enc.mu, enc.std)
-    total = loss_feats + loss_joints + kl_weight * kl
-    return {"loss": total, "feats": loss_feats, "joints": loss_joints, "kl": kl}
+    total = loss_feats + loss_joints + (kl_weight * kl if train_encoder else 0.0)
+    out = {"feats": loss_feats, "joints": loss_joints, "kl": kl}
+    if bone_weight > 0:
+        err = (bone_lengths(j_rec) - bone_lengths(j_ref)).abs().mean(-1)          # (B, T)
+        out["bones"] = (err * mask).sum() / mask.sum().clamp(min=1)
+        total = total + bone_weight * out["bones"]
+    return {"loss": total, **out}
 
 
 def mld_objective(denoiser: LatentDenoiser, schedule: NoiseSchedule, z: torch.Tensor, text: torch.Tensor, *,

@@ -5,6 +5,7 @@ Writes ``<out_dir>/model.safetensors`` with ``vae.*`` and ``stats.*`` (Mean/Std 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ from ..models.embeddings import timestep_sinusoid
 from ..motion import FeatureStats, recover_joints
 from .loop import TrainResult, config_record, init_distributed, train
 from .objectives import vae_objective
-from .stage import ArchConfig, StageWeights, cpu_state, dataset, feature_stats, save_stage, stats_part
+from .stage import (ArchConfig, StageWeights, cpu_state, dataset, feature_stats, save_stage, stats_part, warm_start,
+                    with_stage_record)
 
 log = logging.getLogger("motionlcm_core.training")
 
@@ -37,11 +39,18 @@ class TrainVAEConfig(ArchConfig):
     # Initial positional tables of the encoder and decoder: "uniform" (spec: U[0,1), unrelated per frame) or
     # "sine" (the sinusoid table, neighbouring frames alike; short CPU runs otherwise decode nearly static motion)
     pe_init: str = "uniform"
+    warm_start: str = ""               # a file holding a VAE (and its stats) whose training continues (same sizes)
+    decoder_only: bool = False         # train the decoder alone (needs warm_start): the latent space stays fixed
+    bone_weight: float = 0.0           # weight of the bone-length loss (m; see vae_objective)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.pe_init not in ("uniform", "sine"):
             raise ValueError(f"pe_init must be 'uniform' or 'sine', got {self.pe_init!r}")
+        if self.decoder_only and not self.warm_start:
+            raise ValueError("decoder_only needs --warm-start: a file whose VAE encoder (latent space) is kept")
+        if self.bone_weight < 0:
+            raise ValueError(f"bone_weight must be >= 0, got {self.bone_weight}")
 
 
 def init_positional_tables(vae: MotionVAE, kind: str) -> None:
@@ -89,26 +98,41 @@ def main(cfg: TrainVAEConfig) -> TrainResult:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     dist = init_distributed(cfg.device)
-    # 1. data and its statistics
-    stats = feature_stats(cfg)
-    data = dataset(cfg, stats)
-    # 2. the network
+    # 1. the network (a warm start keeps its file's statistics: the latent space depends on them)
     vae_cfg = VAEConfig(latent_tokens=cfg.latent_tokens, latent_dim=cfg.latent_dim, transformer=cfg.transformer())
     torch.manual_seed(cfg.seed)
     vae = MotionVAE(vae_cfg)
     init_positional_tables(vae, cfg.pe_init)
+    start = warm_start(cfg.warm_start, "vae", {"vae": vae}, "stats")
     vae = vae.to(dist.device)
+    # 2. data and its statistics
+    stats = start.feature_stats() if start is not None else feature_stats(cfg)
+    data = dataset(cfg, stats)
+    trained = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())
+    if cfg.decoder_only:
+        vae.requires_grad_(False)
+        for p in trained:
+            p.requires_grad_(True)
 
     def step(batch, gen):
-        return vae_objective(vae, batch.feats, batch.mask, stats, kl_weight=cfg.kl_weight, generator=gen)
+        return vae_objective(vae, batch.feats, batch.mask, stats, kl_weight=cfg.kl_weight,
+                             bone_weight=cfg.bone_weight, train_encoder=not cfg.decoder_only, generator=gen)
 
-    # 3. train, then measure and write the stage file
-    result = train(cfg, data, {"vae": vae}, [{"params": list(vae.parameters())}], step, dist=dist, name="vae")
+    # 3. train, then measure and write the stage file (a warm start keeps the file's other parts)
+    result = train(cfg, data, {"vae": vae}, [{"params": trained}], step, dist=dist, name="vae")
     if dist.main:
         record = {**config_record(cfg, result), **reconstruction_error(vae, cfg, stats, dist.device)}
         log.info("vae: %s", record)
-        weights = StageWeights(ModelConfig(vae=vae_cfg), {"vae": cpu_state(vae), "stats": stats_part(stats)},
-                               {"vae": record})
-        save_stage(cfg.out_dir, weights)
+        parts = {**(start.parts if start is not None else {}), "vae": cpu_state(vae),
+                 "stats": start.parts["stats"] if start is not None else stats_part(stats)}
+        config = dataclasses.replace(start.config, vae=vae_cfg) if start is not None else ModelConfig(vae=vae_cfg)
+        training = with_stage_record(start.training if start is not None else {}, "vae", record, start)
+        save_stage(cfg.out_dir, StageWeights(config, parts, training))
     return result
+
+
+def decoder_parameters(vae: MotionVAE) -> list[torch.nn.Parameter]:
+    """The decoder's parameters: latent → hidden projection, query positions, decoder stack, output layer."""
+    return [p for name, p in vae.named_parameters()
+            if name.split(".")[0] in ("latent_post", "query_pos_decoder", "decoder", "final_layer")]
 

@@ -47,11 +47,16 @@ def test_generate_npz_matches_api(tmp_path, weights):
         ["a person walks"], seconds=2, seed=5, num_steps=2)
     np.testing.assert_allclose(data["joints"], ref.clip(0), atol=1e-5)
     assert data["joints"][..., 1].min() == pytest.approx(0.0, abs=1e-5) and settings["floor_shift_m"] is not None
-    own = tmp_path / "own.npz"
-    assert main(["generate", "a person walks", "--seconds", "2", "--seed", "5", "--steps", "2", "--no-floor",
-                 "--model", str(weights), "--out", str(own)]) == 0
-    np.testing.assert_allclose(np.load(own)["joints"][..., 1] - settings["floor_shift_m"][0], data["joints"][..., 1],
+    raw, own = tmp_path / "raw.npz", tmp_path / "own.npz"
+    for path, flags in ((raw, ["--raw-body"]), (own, ["--raw-body", "--no-floor"])):
+        assert main(["generate", "a person walks", "--seconds", "2", "--seed", "5", "--steps", "2", *flags,
+                     "--model", str(weights), "--out", str(path)]) == 0
+    raw_joints = np.load(raw)["joints"]
+    np.testing.assert_allclose(np.load(own)["joints"][..., 1] - settings["floor_shift_m"][0], raw_joints[..., 1],
                                atol=1e-5)
+    assert json.loads(str(np.load(raw)["settings"]))["body"] is None
+    bones = np.linalg.norm(data["joints"][:, 4] - data["joints"][:, 1], axis=-1)   # the body: rigid bones
+    assert np.ptp(bones) < 1e-5 and not np.allclose(raw_joints, data["joints"])
 
 
 def test_cli_errors(tmp_path, weights, capsys):

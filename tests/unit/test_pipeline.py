@@ -73,8 +73,8 @@ def test_control_changes_motion(pipe):
 def test_clips_are_put_on_their_floor(pipe):
     """Without pins each clip's lowest joint ends on y = 0 (the training data's floor rule), by a vertical
     shift of the whole clip and nothing else; ``floor=False`` keeps the model's own heights."""
-    own = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, floor=False)
-    out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3)
+    own = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, floor=False, body=False)
+    out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, body=False)
     assert own.settings["floor_shift_m"] is None
     shifts = out.settings["floor_shift_m"]
     for b in range(2):
@@ -85,6 +85,26 @@ def test_clips_are_put_on_their_floor(pipe):
         np.testing.assert_allclose(f[..., [0, 2]], a[..., [0, 2]], atol=1e-5)
         np.testing.assert_allclose(f[..., 1], a[..., 1] - shifts[b], atol=1e-5)
     assert np.all(out.joints[1, 24:] == 0)                    # padding stays zero
+
+
+def test_the_body_holds_together_by_default(pipe):
+    """Default: rigid bones at the data skeleton's lengths, feet on the floor, a report per clip; the raw
+    decoded joints (body=False) of the random model stretch. Pins: no grounding, so the pins' heights stay."""
+    from motionlcm_core.motion.body import BodyConfig, bone_lengths, skeleton_lengths
+    raw = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, body=False)
+    out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3)
+    assert raw.settings["body"] is None and len(out.settings["body"]) == 2
+    for b in range(2):
+        lengths = bone_lengths(out.clip(b))
+        np.testing.assert_allclose(lengths, np.broadcast_to(skeleton_lengths()[1:], lengths.shape), atol=1e-5)
+        assert np.ptp(bone_lengths(raw.clip(b)), axis=0).max() > 0.01
+        assert out.clip(b)[..., 1].min() >= -1e-5
+    assert np.all(out.joints[1, 24:] == 0)
+    np.testing.assert_array_equal(out.feats, raw.feats)          # features stay the model's
+    with pytest.raises(ValueError, match="body"):
+        pipe.generate(text_embeddings=emb(1), lengths=40, body="yes")
+    loose = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3, body=BodyConfig(rigid=False, planted=False))
+    assert "bone_change_max_m" not in loose.settings["body"][0]
 
 
 @pytest.mark.parametrize("kwargs,match", [

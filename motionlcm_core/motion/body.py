@@ -1,0 +1,370 @@
+"""A body that holds together: generated joints put on the data's skeleton, on the floor, feet planted.
+
+The model's joints come from rotation-invariant positions, which nothing keeps rigid: bones stretch, the
+body can hover during ground motions and feet slide while they bear weight. :func:`hold_body` cleans one
+clip ``joints (T, 22, 3)`` (metres, +Y up, 20 fps, floor at y = 0) in three passes, so every consumer
+(CLI, BVH, add-on) gets the same body:
+
+1. :func:`rigid_bones`: every bone gets the length it has in the training data (the HumanML3D target
+   skeleton, on which every training clip is put), keeping its direction; root first, down the chains.
+2. :func:`ground`: on *supported* frames (some foot in contact, or no real flight) the body is moved
+   vertically so that the lowest foot joint is on the floor; across real flights (as long as the pelvis
+   rise allows a ballistic flight, at most ``max_flight_frames``) the shift is interpolated, so a jump keeps
+   its shape between take-off and landing.
+3. :func:`plant_feet`: during each contact a foot joint stays where it was planted; the knee is re-solved
+   by two-bone IK (thigh and shin lengths kept) and the correction fades in and out over ``blend`` frames;
+   between contacts a foot that scrapes along the floor is lifted (:func:`lift_swings`), and toes stay above
+   the floor (:func:`keep_above_floor`).
+
+Contacts (:func:`contacts_from`) are the model's own contact channels (HumanML3D features 259–262, one per
+ankle and toe) where the joint is also near the floor; without features, low and slow joints.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from motionlcm_core.motion.humanml3d import FOOT_CONTACT, default_target_offsets
+from motionlcm_core.motion.skeleton import PARENTS
+
+#: (left ankle, left toe, right ankle, right toe): the order of the HumanML3D contact channels.
+FOOT_JOINTS: tuple[int, ...] = (7, 10, 8, 11)
+#: hip, knee, ankle, toe of the left and the right leg
+LEGS: tuple[tuple[int, int, int, int], ...] = ((1, 4, 7, 10), (2, 5, 8, 11))
+_XZ = [0, 2]
+
+
+@dataclass(frozen=True)
+class BodyConfig:
+    """Settings of :func:`hold_body` (metres, frames at 20 fps, channel values 0–1)."""
+
+    rigid: bool = True                 # bones at the data skeleton's lengths
+    grounded: bool = True              # supported frames stand on the floor
+    planted: bool = True               # feet stay put during contacts
+    contact_channel: float = 0.5       # a model contact channel above this marks contact …
+    contact_height_m: float = 0.06     # … where the joint is this close to its own ground level
+    fallback_speed_m_s: float = 0.6    # without channels: low joints slower than this are in contact
+    min_contact_frames: int = 2        # shorter contacts are ignored
+    swing_clearance_m: float = 0.10    # a swing foot's lower joint rises at least this high mid-swing
+    blend_frames: int = 3              # fade of each plant correction before and after a contact
+    ground_smooth_frames: float = 1.5  # Gaussian sigma of the vertical shift (frames)
+    ground_rounds: int = 2             # contacts found again after each grounding (a hovering foot lands)
+    max_flight_frames: int = 12        # longest flight kept (0.6 s; real jumps: 6–11 frames)
+    hold_frames: int = 10              # a foot held still this long …
+    hold_speed_m_s: float = 0.3        # … (slower than this, …
+    hold_still_m: float = 0.04         # … its height within this) …
+    hold_min_height_m: float = 0.12    # … this far above the floor stands on something
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.contact_channel < 1.0:
+            raise ValueError(f"contact_channel must be in (0, 1), got {self.contact_channel}")
+        if self.contact_height_m <= 0 or self.fallback_speed_m_s <= 0:
+            raise ValueError("contact_height_m and fallback_speed_m_s must be > 0")
+        if self.min_contact_frames < 1 or self.blend_frames < 0 or self.ground_smooth_frames < 0:
+            raise ValueError("min_contact_frames must be >= 1, blend_frames and ground_smooth_frames >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def skeleton_lengths() -> np.ndarray:
+    """Bone lengths (22,) in metres of the data skeleton (entry ``j``: joint ``j`` to its parent; root 0)."""
+    lengths = np.linalg.norm(default_target_offsets().astype(np.float64), axis=-1)
+    lengths[0] = 0.0
+    lengths.setflags(write=False)
+    return lengths
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """Lengths ``(..., 21)`` of the 21 bones of ``joints (..., 22, 3)``."""
+    return np.linalg.norm(joints[..., 1:, :] - joints[..., list(PARENTS[1:]), :], axis=-1)
+
+
+def rigid_bones(joints: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    """``joints (T, 22, 3)`` with every bone at ``lengths (22,)`` (default: the data skeleton), keeping each
+    bone's direction; the root stays. A zero-length bone keeps its parent's position."""
+    lengths = skeleton_lengths() if lengths is None else np.asarray(lengths, dtype=np.float64)
+    out = np.array(joints, dtype=np.float64, copy=True)
+    for j in range(1, out.shape[-2]):                  # parents come before children (SMPL order)
+        p = PARENTS[j]
+        bone = joints[..., j, :] - joints[..., p, :]
+        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
+        direction = np.divide(bone, norm, out=np.zeros_like(bone, dtype=np.float64), where=norm > 1e-9)
+        out[..., j, :] = out[..., p, :] + lengths[j] * direction
+    return out
+
+
+def contacts_from(joints: np.ndarray, channels: np.ndarray | None = None,
+                  cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """Contact mask ``(T, 4)`` of the foot joints (:data:`FOOT_JOINTS`) of ``joints (T, 22, 3)``.
+
+    ``channels (T, 4)``: the model's contact features (de-normalised, ~0/1). A joint is in contact where its
+    channel says so and it is within ``contact_height_m`` of its own ground level (5th percentile of its
+    height over the clip); without channels, where it is that low and slower than ``fallback_speed_m_s``.
+    Runs shorter than ``min_contact_frames`` are dropped."""
+    feet = np.asarray(joints, dtype=np.float64)[:, list(FOOT_JOINTS)]      # (T, 4, 3)
+    height = feet[..., 1] - np.percentile(feet[..., 1], 5, axis=0)
+    low = height < cfg.contact_height_m
+    if channels is not None:
+        channels = np.asarray(channels, dtype=np.float64)
+        if channels.shape != low.shape:
+            raise ValueError(f"contact channels must be (T, 4) = {low.shape}, got {channels.shape}")
+        contact = low & ((channels > cfg.contact_channel) | (horizontal_speed(feet) < cfg.fallback_speed_m_s))
+    else:
+        contact = low & (horizontal_speed(feet) < cfg.fallback_speed_m_s)
+    for side in (0, 2):                                  # a foot is down on one joint: its other low joint too
+        down = contact[:, side] | contact[:, side + 1]
+        contact[:, side:side + 2] = low[:, side:side + 2] & down[:, None]
+    for k in range(contact.shape[1]):
+        for a, b in segments(contact[:, k]):
+            if b - a < cfg.min_contact_frames:
+                contact[a:b, k] = False
+    return contact
+
+
+def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Stand supported frames on the floor: returns (joints, vertical shift ``(T,)`` added, metres).
+
+    Supported frames: those with a contact, and the frames of every contact-free run that is no real flight
+    (:func:`flight_frames`). On a supported frame the shift puts the lowest contact joint (the lowest foot
+    joint where no contact is marked) at y = 0, or on the step a foot is held on (:func:`raised_holds`); in a
+    flight the lowest foot joint follows the ballistic arc of the flight's duration. The shift is smoothed
+    and no foot joint ends below the floor."""
+    out = np.array(joints, dtype=np.float64, copy=True)
+    feet_y = out[:, list(FOOT_JOINTS), 1]                                  # (T, 4)
+    surface = raised_holds(out, cfg)
+    held = np.isfinite(surface)
+    flight = flight_frames(out, contact.any(axis=1) | held, cfg)
+    lowest = np.where(contact.any(axis=1), np.where(contact, feet_y, np.inf).min(axis=1), feet_y.min(axis=1))
+    lowest = np.where(held, np.minimum(lowest, feet_y.min(axis=1)) - np.where(held, surface, 0.0), lowest)
+    for a, b in segments(flight):                          # in flight the feet follow a ballistic arc
+        tau = np.arange(1, b - a + 1) / 20.0
+        lowest[a:b] = feet_y[a:b].min(axis=1) - 9.81 / 2 * tau * ((b - a + 1) / 20.0 - tau)
+    shift = -lowest
+    if cfg.ground_smooth_frames > 0:
+        from scipy.ndimage import gaussian_filter1d
+        shift = gaussian_filter1d(shift, cfg.ground_smooth_frames, mode="nearest")
+    shift = np.maximum(shift, -feet_y.min(axis=1))                         # never through the floor
+    out[..., 1] += shift[:, None]
+    return out, shift
+
+
+def raised_holds(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """Height ``(T,)`` of a step or platform a foot stands on (NaN where none): a foot whose lower joint stays
+    still (horizontal speed under ``hold_speed_m_s``, height within ``hold_still_m``) for ``hold_frames`` or
+    more, above ``hold_min_height_m``. Ground passes leave such frames at their height (climbing steps or a
+    ladder, a stool). The model's hovering bobs, so its feet are rarely held that still."""
+    t_total = len(joints)
+    surface = np.full(t_total, np.nan)
+    for _, _, ankle, toe in LEGS:
+        low_joint = np.where(joints[:, ankle, 1] < joints[:, toe, 1], ankle, toe)
+        point = joints[np.arange(t_total), low_joint]                       # (T, 3)
+        still = horizontal_speed(point) < cfg.hold_speed_m_s
+        for a, b in segments(still & (point[:, 1] > cfg.hold_min_height_m)):
+            if b - a >= cfg.hold_frames and np.ptp(point[a:b, 1]) <= cfg.hold_still_m:
+                surface[a:b] = np.fmin(surface[a:b], point[a:b, 1].mean())
+    return surface
+
+
+def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """Frames ``(T,)`` of real flight within the contact-free runs of ``supported (T,)``.
+
+    A flight is ballistic: rising ``h`` metres from take-off to the apex takes ``sqrt(2h/g)`` seconds, and
+    as long to come down; a take-off at ``v`` m/s upwards comes back down after ``2v/g`` seconds. Each run
+    keeps the flight that both its pelvis rise (apex over the higher of the frames around the run) and its
+    take-off speed (the pelvis' fastest rise within 2 frames of the run's start) allow, centred on the apex,
+    and at most ``max_flight_frames`` (real jumps of the data last 6–11 frames; the model holds them up to
+    50). A run whose pelvis drifts up slowly (the model hovering with the legs drawn up) keeps none."""
+    t_total = len(joints)
+    flight = np.zeros(t_total, dtype=bool)
+    pelvis_y = joints[:, 0, 1]
+    v_up = np.append(np.diff(pelvis_y), 0.0) * 20.0                         # rise to the next frame, m/s
+    for a, b in segments(~supported):
+        peak = a + int(np.argmax(pelvis_y[a:b]))
+        edge = max(pelvis_y[max(a - 1, 0)], pelvis_y[min(b, t_total - 1)])
+        rise = max(0.0, pelvis_y[peak] - edge)
+        take_off = max(0.0, float(v_up[max(a - 2, 0):min(a + 3, t_total)].max()))
+        keep = min(b - a, cfg.max_flight_frames, int(20.0 * 2.0 * np.sqrt(2.0 * rise / 9.81)),
+                   int(20.0 * 2.0 * take_off / 9.81))
+        if keep < 1:
+            continue
+        start = int(np.clip(peak - keep // 2, a, b - keep))
+        flight[start:start + keep] = True
+    return flight
+
+
+def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """``joints (T, 22, 3)`` with each foot joint held at its planted spot during its contacts (``contact
+    (T, 4)``, :data:`FOOT_JOINTS` order): planted = the joint's mean position over the contact, on the
+    floor's side (y >= 0). Knees are re-solved by two-bone IK with the clip's thigh and shin lengths; the toe
+    keeps its distance to the ankle."""
+    joints = np.asarray(joints, dtype=np.float64)
+    out = joints.copy()
+    for side, (hip, knee, ankle, toe) in enumerate(LEGS):
+        off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], cfg.blend_frames)
+        off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], cfg.blend_frames)
+        moved = np.flatnonzero((np.abs(off_a).sum(-1) > 0) | (np.abs(off_t).sum(-1) > 0))
+        if moved.size == 0:
+            continue
+        j = joints[moved]
+        l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
+        l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2)
+        foot = np.linalg.norm(j[:, toe] - j[:, ankle], axis=-1, keepdims=True)
+        new_toe = new_ankle + foot * _unit(j[:, toe] + off_t[moved] - new_ankle)
+        out[moved, knee], out[moved, ankle], out[moved, toe] = new_knee, new_ankle, new_toe
+    return out
+
+
+def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """``joints (T, 22, 3)`` with every swing foot clearing the floor: between two contacts of a foot (``contact
+    (T, 4)``), its lower joint is raised, where needed, to at least ``swing_clearance_m`` · sin(π·phase) (0 at
+    lift-off and touch-down); ankle and toe rise together, the knee is re-solved by two-bone IK. A foot that
+    scrapes along the floor (the model's dragged feet) then steps."""
+    joints = np.asarray(joints, dtype=np.float64)
+    out = joints.copy()
+    t_total = len(joints)
+    for side, (hip, knee, ankle, toe) in enumerate(LEGS):
+        down = contact[:, 2 * side] | contact[:, 2 * side + 1]
+        lift = np.zeros(t_total)
+        for a, b in segments(~down):
+            if a == 0 or b == t_total:
+                continue                                   # no lift-off or no touch-down inside the clip
+            phase = (np.arange(a, b) - a + 1) / (b - a + 1)
+            low = np.minimum(joints[a:b, ankle, 1], joints[a:b, toe, 1])
+            lift[a:b] = np.maximum(0.0, cfg.swing_clearance_m * np.sin(np.pi * phase) - low)
+        moved = np.flatnonzero(lift > 0)
+        if moved.size == 0:
+            continue
+        j = joints[moved]
+        up = np.zeros((moved.size, 3))
+        up[:, 1] = lift[moved]
+        l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
+        l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + up, l1, l2)
+        out[moved, knee], out[moved, ankle] = new_knee, new_ankle
+        out[moved, toe] = new_ankle + (j[:, toe] - j[:, ankle])
+    return out
+
+
+def keep_above_floor(joints: np.ndarray) -> np.ndarray:
+    """Toes that dip below the floor (y < 0) turned up about their ankle to y = 0, foot length kept."""
+    out = np.array(joints, dtype=np.float64, copy=True)
+    for _, _, ankle, toe in LEGS:
+        below = out[:, toe, 1] < 0
+        if not below.any():
+            continue
+        foot = out[below, toe] - out[below, ankle]
+        length = np.linalg.norm(foot, axis=-1)
+        ground_y = np.maximum(-out[below, ankle, 1], -length)             # toe at y = 0 (if reachable)
+        flat = np.sqrt(np.maximum(length ** 2 - ground_y ** 2, 0.0))
+        across = _unit(foot[:, _XZ]) * flat[:, None]
+        out[below, toe, 0] = out[below, ankle, 0] + across[:, 0]
+        out[below, toe, 2] = out[below, ankle, 2] + across[:, 1]
+        out[below, toe, 1] = out[below, ankle, 1] + ground_y
+    return out
+
+
+def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
+              cfg: BodyConfig = BodyConfig()) -> tuple[np.ndarray, dict[str, Any]]:
+    """The three passes on one clip ``joints (T, 22, 3)`` (``channels (T, 4)``: the model's contact features,
+    optional). Returns (joints float32, report: passes run, contact share, largest vertical shift and bone
+    change in metres)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+        raise ValueError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise ValueError("joints contain NaN or infinite values")
+    out, report = joints, {}
+    if cfg.rigid:
+        out = rigid_bones(out)
+        report["bone_change_max_m"] = float(np.abs(bone_lengths(joints) - skeleton_lengths()[1:]).max())
+    contact = contacts_from(out, channels, cfg)
+    report["contact_share"] = float(contact.any(axis=1).mean())
+    if cfg.grounded:
+        shift = np.zeros(len(out))
+        for _ in range(cfg.ground_rounds):                # heights change: contacts are found again
+            out, more = ground(out, contact, cfg)
+            shift += more
+            contact = contacts_from(out, channels, cfg)
+        report["ground_shift_max_m"] = float(np.abs(shift).max())
+    if cfg.planted:
+        out = plant_feet(out, contact, cfg)
+        out = lift_swings(out, contact, cfg)
+    if cfg.grounded:
+        out = keep_above_floor(out)
+    return out.astype(np.float32), report
+
+
+def foot_channels(feats: np.ndarray) -> np.ndarray:
+    """The four contact channels ``(..., T, 4)`` of de-normalised features ``(..., T, 263)``."""
+    return np.asarray(feats)[..., FOOT_CONTACT]
+
+
+# ----------------------------------------------------------------------------- shared geometry
+def plant_offsets(pos: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
+    """Corrections ``(T, 3)`` that hold ``pos (T, 3)`` at each contact run's mean position (horizontally; a
+    point below the floor is lifted to it) and fade out over ``blend`` frames on either side (smoothstep)."""
+    t = pos.shape[0]
+    off = np.zeros((t, 3))
+    weight = np.zeros(t)
+    for a, b in segments(contact):
+        pin = pos[a:b].mean(axis=0)
+        seg = np.zeros((t, 3))
+        seg[a:b][:, _XZ] = pin[_XZ] - pos[a:b][:, _XZ]
+        seg[a:b, 1] = np.maximum(0.0, -pos[a:b, 1])
+        w = np.zeros(t)
+        w[a:b] = 1.0
+        for d in range(1, blend + 1):
+            s = smoothstep(1.0 - d / (blend + 1))
+            if a - d >= 0:
+                seg[a - d], w[a - d] = seg[a] * s, s
+            if b - 1 + d < t:
+                seg[b - 1 + d], w[b - 1 + d] = seg[b - 1] * s, s
+        take = w > weight
+        off[take], weight[take] = seg[take], w[take]
+    return off
+
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, l1: np.ndarray,
+                l2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knee and reachable end ``(M, 3)`` for end targets, bones ``l1``/``l2 (M,)``, keeping the bend plane of
+    the given knee; a target out of reach is met as closely as the chain allows (straight towards it)."""
+    v = target - hip
+    u = _unit(v)
+    d = np.clip(np.linalg.norm(v, axis=-1), np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
+    pole = knee - hip
+    pole = _unit(pole - np.sum(pole * u, -1, keepdims=True) * u)
+    cos_a = np.clip((l1 ** 2 + d ** 2 - l2 ** 2) / (2 * l1 * d), -1.0, 1.0)
+    sin_a = np.sqrt(1.0 - cos_a ** 2)
+    new_knee = hip + l1[:, None] * (cos_a[:, None] * u + sin_a[:, None] * pole)
+    return new_knee, hip + d[:, None] * u
+
+
+def horizontal_speed(points: np.ndarray, fps: float = 20.0) -> np.ndarray:
+    """Speed ``(T, ...)`` (m/s) in the XZ plane of points ``(T, ..., 3)`` (central differences)."""
+    if points.shape[0] < 2:
+        return np.zeros(points.shape[:-1])
+    vel = np.gradient(points[..., _XZ], axis=0) * fps
+    return np.linalg.norm(vel, axis=-1)
+
+
+def segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open runs ``[a, b)`` of True in a 1-D mask."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def smoothstep(x: np.ndarray | float) -> np.ndarray | float:
+    """3x² − 2x³ on [0, 1]."""
+    return x * x * (3 - 2 * x)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12)
