@@ -13,8 +13,9 @@ clip ``joints (T, 22, 3)`` (metres, +Y up, 20 fps, floor at y = 0) in three pass
    its shape between take-off and landing.
 3. :func:`plant_feet`: during each contact a foot joint stays where it was planted; the knee is re-solved
    by two-bone IK (thigh and shin lengths kept) and the correction fades in and out over ``blend`` frames;
-   between contacts a foot that scrapes along the floor is lifted (:func:`lift_swings`), and toes stay above
-   the floor (:func:`keep_above_floor`).
+   a foot the model glides along the floor steps instead (:func:`step_gliding_feet`), between contacts a
+   foot that scrapes along the floor is lifted (:func:`lift_swings`), and toes stay above the floor
+   (:func:`keep_above_floor`).
 
 Contacts (:func:`contacts_from`) are the model's own contact channels (HumanML3D features 259–262, one per
 ankle and toe) where the joint is also near the floor; without features, low and slow joints.
@@ -48,6 +49,8 @@ class BodyConfig:
     contact_height_m: float = 0.06     # … where the joint is this close to its own ground level
     fallback_speed_m_s: float = 0.6    # without channels: low joints slower than this are in contact
     min_contact_frames: int = 2        # shorter contacts are ignored
+    max_plant_slide_m: float = 0.3     # a foot gliding farther than this during one contact takes a step …
+    step_gap_frames: int = 3           # … swinging for this many frames
     swing_clearance_m: float = 0.10    # a swing foot's lower joint rises at least this high mid-swing
     blend_frames: int = 3              # fade of each plant correction before and after a contact
     ground_smooth_frames: float = 1.5  # Gaussian sigma of the vertical shift (frames)
@@ -197,16 +200,51 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
     return flight
 
 
+def step_gliding_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """Contacts ``(T, 4)`` with every long glide cut into steps. The model often slides a foot along the
+    floor for a second or more while the body walks on (contact channels on, foot moving at the body's
+    speed); planting that foot for the whole contact would leave it out of the leg's reach. Each foot's
+    contact run is cut where the foot has travelled ``max_plant_slide_m`` since the cut before; the
+    ``step_gap_frames`` after a cut become a swing, so the foot steps ahead. The two feet never swing at
+    once: a cut that would lift the other foot's planted frames is moved on until it does not."""
+    contact = np.array(contact, dtype=bool, copy=True)
+    joints = np.asarray(joints, dtype=np.float64)
+    t_total = len(joints)
+    swinging = np.zeros((2, t_total), dtype=bool)
+    for side in (0, 1):
+        k = 2 * side
+        down = contact[:, k] | contact[:, k + 1]
+        point = joints[:, [FOOT_JOINTS[k], FOOT_JOINTS[k + 1]]][..., _XZ].mean(axis=1)       # (T, 2)
+        other_down = contact[:, 2 - k] | contact[:, 3 - k]
+        for a, b in segments(down):
+            start = a
+            t = a + 1
+            while t < b:
+                if np.linalg.norm(point[t] - point[start]) > cfg.max_plant_slide_m:
+                    gap = slice(t, min(t + cfg.step_gap_frames, b))
+                    if other_down[gap].all() and not swinging[1 - side, gap].any():
+                        contact[gap, k:k + 2] = False
+                        swinging[side, gap] = True
+                        start = gap.stop
+                        t = gap.stop
+                        continue
+                t += 1
+    return contact
+
+
 def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
     """``joints (T, 22, 3)`` with each foot joint held at its planted spot during its contacts (``contact
     (T, 4)``, :data:`FOOT_JOINTS` order): planted = the joint's mean position over the contact, on the
-    floor's side (y >= 0). Knees are re-solved by two-bone IK with the clip's thigh and shin lengths; the toe
+    floor's side (y >= 0); a joint of the foot that is not planted itself moves with the one that is (a heel
+    rising over a planted toe keeps the toe in place). Knees are re-solved by two-bone IK with the clip's thigh and shin lengths; the toe
     keeps its distance to the ankle."""
     joints = np.asarray(joints, dtype=np.float64)
     out = joints.copy()
     for side, (hip, knee, ankle, toe) in enumerate(LEGS):
         off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], cfg.blend_frames)
         off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], cfg.blend_frames)
+        free_a, free_t = ~np.abs(off_a).any(-1), ~np.abs(off_t).any(-1)
+        off_a[free_a], off_t[free_t] = off_t[free_a], off_a[free_t]      # a joint not planted goes with the other
         moved = np.flatnonzero((np.abs(off_a).sum(-1) > 0) | (np.abs(off_t).sum(-1) > 0))
         if moved.size == 0:
             continue
@@ -222,8 +260,8 @@ def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyCo
 
 def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
     """``joints (T, 22, 3)`` with every swing foot clearing the floor: between two contacts of a foot (``contact
-    (T, 4)``), its lower joint is raised, where needed, to at least ``swing_clearance_m`` · sin(π·phase) (0 at
-    lift-off and touch-down); ankle and toe rise together, the knee is re-solved by two-bone IK. A foot that
+    (T, 4)``), its lower joint is raised, where needed, to at least ``swing_clearance_m`` (reached within
+    ``blend_frames`` after lift-off and left as long before touch-down, smoothstep); ankle and toe rise together, the knee is re-solved by two-bone IK. A foot that
     scrapes along the floor (the model's dragged feet) then steps."""
     joints = np.asarray(joints, dtype=np.float64)
     out = joints.copy()
@@ -293,6 +331,7 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
             contact = contacts_from(out, channels, cfg)
         report["ground_shift_max_m"] = float(np.abs(shift).max())
     if cfg.planted:
+        contact = step_gliding_feet(out, contact, cfg)
         out = plant_feet(out, contact, cfg)
         out = lift_swings(out, contact, cfg)
     if cfg.grounded:

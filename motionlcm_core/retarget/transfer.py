@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 
 from motionlcm_core.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
-from motionlcm_core.retarget.feet import cleanup_feet
+from motionlcm_core.retarget.feet import cleanup_feet, foot_contacts
 from motionlcm_core.retarget.ik import PinIKConfig, solve_pins
 from motionlcm_core.retarget.inverse import (MODEL_TO_ARMATURE, model_to_armature, rig_leg_length, rig_scale,
                                              smpl_leg_length)
@@ -28,7 +28,8 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
         joints: ``[T, 22, 3]`` finite positions, Y up, facing +Z, left +X.
         rig, bone_map: target armature and SMPL joint -> bone map (pelvis, hips, knees, ankles required).
         root_motion: "full" keeps the pelvis path; "in_place" pins its horizontal position to frame 0.
-        foot_cleanup: remove foot sliding during contacts first (``cleanup_feet``).
+        foot_cleanup: remove foot sliding during contacts first (``cleanup_feet``), then hold each planted
+            ankle and toe there on the rig (pin IK at its contact frames: the rig's proportions differ).
         fps: frame rate of ``joints``.
         smpl_leg: SMPL leg length (m) for the scale; ``None`` measures it from ``joints``.
         pins: optional ``(positions [T, 22, 3], mask [T, 22])`` model-frame targets (metres) that the rig's
@@ -44,6 +45,7 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
         pins = _check_pins(pins, joints.shape[0])
     if foot_cleanup and joints.shape[0] >= 3:
         joints = cleanup_feet(joints, fps=fps)
+        pins = _with_planted_feet(joints, pins, fps)
     scale = rig_scale(rig, bone_map, smpl_leg_length(joints) if smpl_leg is None else smpl_leg)
     pose = model_to_armature(joints, scale)
     travel = pose[:, 0, :2] - pose[:1, 0, :2]                              # [T, 2] pelvis XY travel
@@ -62,6 +64,24 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
     if root_motion == "in_place":
         targets[..., :2] -= travel[:, None]
     return solve_pins(rig, bone_map, anim, targets, pins[1], ik)
+
+
+def _with_planted_feet(joints: np.ndarray, pins: tuple[np.ndarray, np.ndarray] | None,
+                       fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """``pins`` plus the planted feet: each ankle and toe joint pinned where it is during its floor contacts
+    (``foot_contacts``). The rig's bones have other proportions than the joints, so rotations alone would
+    move a planted foot; pin IK holds it. The user's own pins keep their targets."""
+    contact = foot_contacts(joints, fps)                                    # [T, 4]: 7, 10, 8, 11
+    positions = np.zeros_like(joints) if pins is None else pins[0].copy()
+    mask = np.zeros(joints.shape[:2], dtype=bool) if pins is None else pins[1].copy()
+    for k, j in enumerate((7, 10, 8, 11)):
+        ankle, toe = (7, 10) if j in (7, 10) else (8, 11)
+        if mask[:, toe].any() and not mask[:, ankle].any():
+            continue                       # a user pin on the toe alone moves the whole leg: leave that foot to it
+        feet = contact[:, k] & ~mask[:, j]
+        positions[feet, j] = joints[feet, j]
+        mask[feet, j] = True
+    return positions, mask
 
 
 def rest_joint_positions(rig: Rig, bone_map: BoneMap) -> np.ndarray:
