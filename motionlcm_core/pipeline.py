@@ -23,6 +23,7 @@ from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncod
 from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
 from .motion.body import BodyConfig, foot_channels, hold_body
 from .refine import RefineConfig, refine_latents
+from .retrieval import MotionBank, RetrievalConfig
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
 from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
@@ -76,7 +77,7 @@ class MotionLCMPipeline:
                  controlnet: MotionControlNet | None = None, traj_encoder: TrajectoryEncoder | None = None,
                  text_encoder_path: str | Path | None = None, device: str | torch.device = "auto",
                  dtype: str = "fp32", description: str = "", trained: bool = True,
-                 info: dict[str, Any] | None = None) -> None:
+                 info: dict[str, Any] | None = None, bank: MotionBank | None = None) -> None:
         self.cfg = cfg
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.device, dtype)
@@ -92,6 +93,7 @@ class MotionLCMPipeline:
         self.description = description or f"MotionLCM {cfg.version}"
         self.trained = trained
         self.info = info or {}
+        self.bank = bank
 
     # ------------------------------------------------------------------ construction
     def _modules(self) -> list[torch.nn.Module]:
@@ -237,7 +239,8 @@ class MotionLCMPipeline:
                  init_noise: torch.Tensor | None = None, refine: bool | None = None,
                  refine_steps: int | None = None, refine_strength: float | None = None,
                  exact: bool = True, floor: bool | None = None,
-                 body: bool | BodyConfig = True) -> MotionResult:
+                 body: bool | BodyConfig = True,
+                 retrieval: bool | RetrievalConfig | None = None) -> MotionResult:
         """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU).
 
         With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints it
@@ -256,9 +259,17 @@ class MotionLCMPipeline:
 
         ``body`` (default on; a :class:`~motionlcm_core.motion.body.BodyConfig` to tune it) makes the body hold
         together (:func:`~motionlcm_core.motion.body.hold_body`): bones at the data skeleton's lengths, supported
-        frames on the floor (without pins only: pins fix heights), feet planted during the model's own
-        contacts and lifted in swing. ``settings["body"]`` reports it per clip; ``joints`` are the cleaned
-        ones, ``feats`` the model's. ``body=False`` gives the raw decoded joints (as the official sampler)."""
+        frames on the floor, feet planted during the model's own contacts and lifted in swing. Not with pins:
+        they fix heights and, from the user's rig, proportions, and the exact pass meets them; the rig's
+        retargeting still plants the feet (:func:`~motionlcm_core.retarget.retarget`). ``settings["body"]``
+        reports it per clip; ``joints`` are the cleaned ones, ``feats`` the model's. ``body=False`` gives the
+        raw decoded joints (as the official sampler).
+
+        ``retrieval`` (default: on for a model with a motion bank, e.g. the embedded one, when sampling with
+        the student without pins or ``init_noise``; a :class:`~motionlcm_core.retrieval.RetrievalConfig` to
+        tune it) starts the student from the latent of a training motion whose caption is near the prompt,
+        noised to ``start_t`` (:mod:`motionlcm_core.retrieval`); the seed picks among the nearest.
+        ``settings["retrieval"]`` says which bank entries were used. ``retrieval=False``: pure noise."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)
@@ -268,6 +279,15 @@ class MotionLCMPipeline:
             raise ValueError(f"exact must be True or False, got {exact!r}")
         if floor is not None and not isinstance(floor, bool):
             raise ValueError(f"floor must be True, False or None, got {floor!r}")
+        if retrieval is not None and not isinstance(retrieval, (bool, RetrievalConfig)):
+            raise ValueError(f"retrieval must be True, False, None or a RetrievalConfig, got {retrieval!r}")
+        if retrieval and self.bank is None:
+            raise ValueError("retrieval needs a model with a motion bank (the embedded model has one)")
+        if retrieval and (teacher or control is not None or init_noise is not None):
+            raise ValueError("retrieval works with the LCM student without pins or init_noise")
+        if retrieval is None:
+            retrieval = self.bank is not None and not teacher and control is None and init_noise is None
+        retrieval_cfg = retrieval if isinstance(retrieval, RetrievalConfig) else RetrievalConfig()
         if not isinstance(body, (bool, BodyConfig)):
             raise ValueError(f"body must be True, False or a BodyConfig, got {body!r}")
         if floor and control is not None:
@@ -309,9 +329,16 @@ class MotionLCMPipeline:
                 latents = ddim_cfg_sample(self.teacher, self.ddim_scheduler, latents, text, uncond,
                                           guidance_scale=guidance_scale)
             else:
+                timesteps = None
+                if retrieval:
+                    start = retrieval_cfg.start_t
+                    found, picked = self.bank.retrieve(text, lengths, seed, retrieval_cfg)
+                    latents = self.schedule.add_noise(found.to(latents), latents, start)
+                    timesteps = (start,) + tuple(t for t in self.lcm_scheduler.timesteps(num_steps)[1:] if t < start)
                 latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
                                      guidance_scale=guidance_scale, generator=gen,
-                                     controlnet=self.controlnet if traj is not None else None, traj_latent=traj)
+                                     controlnet=self.controlnet if traj is not None else None, traj_latent=traj,
+                                     timesteps=timesteps)
         # 5. decode and recover joints; with pins, refine the latent through the decoder
         pin_error: dict[str, float] = {}
         steps_run = 0
@@ -333,10 +360,8 @@ class MotionLCMPipeline:
         joints_np = joints.float().cpu().numpy()
         # 6. a body that holds together: rigid bones, supported frames on the floor, planted feet
         body_reports: list[dict[str, Any]] | None = None
-        if body is not False:
+        if body is not False and control is None:
             body_cfg = body if isinstance(body, BodyConfig) else BodyConfig()
-            if control is not None:
-                body_cfg = dataclasses.replace(body_cfg, grounded=False)
             with timer("body"):
                 channels = foot_channels(feats.float().cpu().numpy())
                 body_reports = []
@@ -357,7 +382,9 @@ class MotionLCMPipeline:
                         self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
                     "model": self.description, "controlled": control is not None,
                     "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()],
-                    "body": body_reports}
+                    "body": body_reports,
+                    "retrieval": {"start_t": retrieval_cfg.start_t, "top_k": retrieval_cfg.top_k,
+                                  "bank_entries": picked} if retrieval else None}
         if control is not None:
             settings.update(refine_steps=steps_run,
                             refine_strength=refine_cfg.lr, exact=exact, pin_error_m=pin_error,

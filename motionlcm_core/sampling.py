@@ -30,13 +30,14 @@ def lcm_sample(denoiser: LatentDenoiser, scheduler: LCMScheduler, latents: torch
                num_steps: int = 1, guidance_scale: float | None = None,
                generator: torch.Generator | None = None, noises: list[torch.Tensor] | None = None,
                controlnet: MotionControlNet | None = None, traj_latent: torch.Tensor | None = None,
-               trace: SamplingTrace | None = None) -> torch.Tensor:
+               trace: SamplingTrace | None = None, timesteps: tuple[int, ...] | None = None) -> torch.Tensor:
     """LCM multistep sampling. ``latents (B, L, D)`` initial noise, ``text (B, 1, Dt)`` → x0 latents.
 
     The guidance scale enters only through the w-embedding (w = scale − 1); no CFG batch. With a
     ``controlnet`` the steps run at the scheduler's controlled timesteps (``SchedulerConfig.control_timesteps``)."""
-    # 1. timesteps and the guidance embedding
-    timesteps = scheduler.timesteps(num_steps, controlled=controlnet is not None)
+    # 1. timesteps (``timesteps`` overrides the step count's own, e.g. a retrieval start) and the guidance
+    if timesteps is None:
+        timesteps = scheduler.timesteps(num_steps, controlled=controlnet is not None)
     scale = scheduler.guidance_scale(num_steps) if guidance_scale is None else float(guidance_scale)
     B = latents.shape[0]
     w_emb = None

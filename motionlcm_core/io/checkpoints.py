@@ -27,7 +27,7 @@ def save_weights(path: str | Path, tensors: dict[str, dict[str, torch.Tensor]], 
     for prefix, sd in tensors.items():
         for key, value in sd.items():
             v = value.detach().to("cpu")
-            if v.is_floating_point() and not prefix == "stats":
+            if v.is_floating_point() and prefix not in ("stats", "bank"):    # the bank keeps its own fp16
                 v = v.to(dtype)
             flat[f"{prefix}.{key}"] = v.contiguous()
     meta = {"format": FORMAT, "config": to_json(cfg), "text_encoder": cfg.text_encoder,

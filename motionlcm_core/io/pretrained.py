@@ -11,6 +11,7 @@ from torch import nn
 from ..config import ModelConfig, TransformerConfig
 from ..models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from ..motion import ControlStats, FeatureStats, humanml3d_control_stats, humanml3d_stats
+from ..retrieval import MotionBank
 from .checkpoints import load_weights
 from .official import default_official_config, detect_kind, load_state_dict, split_prefixes
 
@@ -73,8 +74,10 @@ def load_pretrained(cls: type, path_or_name: str | Path, *, device: str, dtype: 
               if "control_mean" in st else humanml3d_control_stats())
     trained = bool(info["training"]) and not info["training"].get("untrained", False)
     desc = "embedded (all-MiniLM-L6-v2)" if path == EMBEDDED_FILE else path.name
+    bank = MotionBank.from_state_dict(parts["bank"]) if "bank" in parts else None
     return cls(cfg, vae=vae, denoiser=den, teacher=teacher, controlnet=controlnet, traj_encoder=traj, stats=stats,
-               control_stats=cstats, device=device, dtype=dtype, description=desc, trained=trained, info=info)
+               control_stats=cstats, device=device, dtype=dtype, description=desc, trained=trained, info=info,
+               bank=bank)
 
 
 _OFFICIAL_KEYS = {"latent_dim", "hidden_dim", "ff_size", "num_layers", "num_heads", "controlnet_embed_dim",

@@ -1,7 +1,8 @@
 """``python -m motionlcm_core.training <stage> [--flags]``; ``<stage> --help`` lists the flags.
 
 Stages: ``vae``, ``teacher`` (MLD), ``lcd`` (latent consistency distillation), ``controlnet``,
-``embedded`` (the whole chain of the shipped default model). Multi-GPU: ``torchrun --nproc_per_node N
+``embedded`` (the whole chain of the shipped default model), ``bank`` (add the retrieval bank to a model
+file). Multi-GPU: ``torchrun --nproc_per_node N
 -m motionlcm_core.training <stage> …``.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ STAGES = {
     "lcd": ("distill_lcm", "DistillLCMConfig"),
     "controlnet": ("train_controlnet", "TrainControlNetConfig"),
     "embedded": ("embedded", "EmbeddedConfig"),
+    "bank": ("bank", "BankConfig"),
 }
 
 
