@@ -332,7 +332,7 @@ class MotionLCMPipeline:
                 timesteps = None
                 if retrieval:
                     start = retrieval_cfg.start_t
-                    found, picked = self.bank.retrieve(text, lengths, seed, retrieval_cfg)
+                    found, picked = self.bank.retrieve(text, lengths, seed, retrieval_cfg, prompts)
                     latents = self.schedule.add_noise(found.to(latents), latents, start)
                     timesteps = (start,) + tuple(t for t in self.lcm_scheduler.timesteps(num_steps)[1:] if t < start)
                 latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,

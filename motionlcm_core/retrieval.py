@@ -13,16 +13,44 @@ crops). It is built at export (:func:`build_bank`) and stored in the model file 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["BANK_LENGTHS", "MotionBank", "RetrievalConfig", "build_bank"]
+__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "RetrievalConfig", "build_bank", "direction_flags"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
+#: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
+#: same vector); a caption naming the opposite of the prompt's direction is not retrieved.
+DIRECTIONS: tuple[tuple[str, str], ...] = (
+    (r"\bleft\b", r"\bright\b"),
+    (r"\b(forwards?|ahead)\b", r"\bbackwards?\b"),
+    (r"\b(?<!counter)(?<!counter-)(?<!anti)clockwise\b", r"\b(counter-?|anti)clockwise\b"),
+)
+
+
+def direction_flags(text: str) -> int:
+    """Bit ``2k`` (``2k+1``): the text names the first (second) side of ``DIRECTIONS[k]``."""
+    flags = 0
+    for k, (a, b) in enumerate(DIRECTIONS):
+        flags |= (1 << 2 * k) if re.search(a, text, re.I) else 0
+        flags |= (1 << 2 * k + 1) if re.search(b, text, re.I) else 0
+    return flags
+
+
+def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` True where a caption names only the opposite of a direction the prompt names alone."""
+    out = torch.zeros_like(caption_flags, dtype=torch.bool)
+    for k in range(len(DIRECTIONS)):
+        a, b = 1 << 2 * k, 1 << 2 * k + 1
+        for mine, other in ((a, b), (b, a)):
+            if prompt_flags & mine and not prompt_flags & other:
+                out |= ((caption_flags & other) != 0) & ((caption_flags & mine) == 0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -44,7 +72,7 @@ class MotionBank:
     (NaN where the window is shorter than the bank length)."""
 
     def __init__(self, text: torch.Tensor, window: torch.Tensor, frames: torch.Tensor,
-                 latents: torch.Tensor) -> None:
+                 latents: torch.Tensor, flags: torch.Tensor | None = None) -> None:
         if text.dim() != 2 or window.shape != (text.shape[0],) or latents.dim() != 4:
             raise ValueError("bank: text (N, D), window (N,), latents (W, lengths, L, D) expected")
         if latents.shape[1] != len(BANK_LENGTHS) or frames.shape != (latents.shape[0],):
@@ -55,29 +83,35 @@ class MotionBank:
         self.window = window.long()
         self.frames = frames.long()
         self.latents = latents.float()
+        self.flags = torch.zeros(len(window), dtype=torch.long) if flags is None else flags.long()
+        if self.flags.shape != self.window.shape:
+            raise ValueError("bank: one direction flag per caption expected")
 
     # ------------------------------------------------------------------ storage
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors for the model file (fp16 embeddings and latents)."""
         return {"text": self.text.half(), "window": self.window.int(), "frames": self.frames.int(),
-                "latents": self.latents.half()}
+                "latents": self.latents.half(), "flags": self.flags.int()}
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, torch.Tensor]) -> "MotionBank":
         missing = {"text", "window", "frames", "latents"} - set(sd)
         if missing:
             raise ValueError(f"the bank part of this model file lacks {sorted(missing)}")
-        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"])
+        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"], sd.get("flags"))
 
     def __len__(self) -> int:
         return int(self.text.shape[0])
 
     # ------------------------------------------------------------------ lookup
     def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
-                 cfg: RetrievalConfig = RetrievalConfig()) -> tuple[torch.Tensor, list[int]]:
+                 cfg: RetrievalConfig = RetrievalConfig(),
+                 prompts: Sequence[str] | None = None) -> tuple[torch.Tensor, list[int]]:
         """Latents ``(B, L, D)`` for prompts ``text (B, 1, D)`` and their ``lengths``, and the caption index
-        each came from. Candidates: windows at least as long as the clip (else the longest ones); among the
-        ``top_k`` nearest distinct windows, the seed picks one (the same seed picks the same one)."""
+        each came from. Candidates: windows at least as long as the clip (else the longest ones), and, given
+        the ``prompts``, captions that do not name the opposite of a direction the prompt names
+        (:data:`DIRECTIONS`); among the ``top_k`` nearest distinct windows, the seed picks one (the same
+        seed picks the same one)."""
         query = torch.nn.functional.normalize(text[:, 0].float().cpu(), dim=-1)
         sims = query @ self.text.T                                                 # (B, N)
         rng = np.random.default_rng(seed)
@@ -86,6 +120,8 @@ class MotionBank:
             bucket = int(np.searchsorted(BANK_LENGTHS, min(n, BANK_LENGTHS[-1])))
             long_enough = self.frames[self.window] >= BANK_LENGTHS[bucket]
             score = torch.where(long_enough, sims[b], sims[b] - 2.0)           # short windows last
+            if prompts is not None:
+                score = torch.where(conflicts(direction_flags(prompts[b]), self.flags), score - 4.0, score)
             order, seen = [], set()
             for i in torch.argsort(score, descending=True).tolist():
                 w = int(self.window[i])
@@ -128,7 +164,8 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
                 captions.append(mirror_caption(line.text) if mirror else line.text)
                 window_of.append(windows[key])
     text = torch.cat([encoder.encode(captions[i:i + 256])[:, 0].cpu() for i in range(0, len(captions), 256)])
-    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents))
+    flags = torch.tensor([direction_flags(c) for c in captions])
+    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents), flags)
 
 
 def _window_latents(vae, stats, feats: np.ndarray, device) -> torch.Tensor:

@@ -19,7 +19,7 @@ from ..data import load_cmu_clips
 from ..io.checkpoints import load_weights, save_weights
 from ..models import MotionVAE
 from ..motion import FeatureStats
-from ..retrieval import BANK_LENGTHS, build_bank
+from ..retrieval import BANK_LENGTHS, MotionBank, build_bank
 from .stage import open_text_encoder
 
 log = logging.getLogger("motionlcm_core.training")
@@ -40,22 +40,28 @@ class BankConfig:
             raise ValueError("bank needs --init (a model file) and --output")
 
 
-def main(cfg: BankConfig) -> Path:
-    torch.set_num_threads(max(cfg.threads, 1))
+def make_bank(model_cfg, parts: dict, data_dir: str = "") -> tuple[MotionBank, dict]:
+    """The bank of a model file's ``parts`` (its VAE and statistics) and the record of how it was built."""
     t0 = time.perf_counter()
-    model_cfg, parts, info = load_weights(cfg.init)
     if "vae" not in parts or "mean" not in parts.get("stats", {}):
-        raise ValueError(f"{cfg.init} lacks the VAE or its statistics")
+        raise ValueError("a retrieval bank needs the model's VAE and its statistics")
     vae = MotionVAE(model_cfg.vae)
     vae.load_state_dict(parts["vae"])
     stats = FeatureStats(parts["stats"]["mean"].numpy(), parts["stats"]["std"].numpy())
-    clips, report = load_cmu_clips("train", cfg.data_dir or None, mirror=True)
+    clips, report = load_cmu_clips("train", data_dir or None, mirror=True)
     bank = build_bank(vae, stats, open_text_encoder(model_cfg.text_encoder), clips)
+    record = {"captions": len(bank), "windows": int(bank.latents.shape[0]), "lengths": list(BANK_LENGTHS),
+              "data": report.line(), "seconds": round(time.perf_counter() - t0, 1)}
+    return bank, record
+
+
+def main(cfg: BankConfig) -> Path:
+    torch.set_num_threads(max(cfg.threads, 1))
+    model_cfg, parts, info = load_weights(cfg.init)
+    bank, record = make_bank(model_cfg, parts, cfg.data_dir)
     training = dict(info["training"])
-    training["bank"] = {"captions": len(bank), "windows": int(bank.latents.shape[0]), "lengths": list(BANK_LENGTHS),
-                        "data": report.line(), "seconds": round(time.perf_counter() - t0, 1),
-                        "command": f"python -m motionlcm_core.training bank --init {cfg.init} --output {cfg.output}"
-                                   + (" --fp16" if cfg.fp16 else "")}
+    training["bank"] = {**record, "command": f"python -m motionlcm_core.training bank --init {cfg.init} "
+                                             f"--output {cfg.output}" + (" --fp16" if cfg.fp16 else "")}
     parts = {**parts, "bank": bank.state_dict()}
     out = save_weights(cfg.output, parts, model_cfg, training=training,
                        dtype=torch.float16 if cfg.fp16 else torch.float32)

@@ -49,6 +49,12 @@ class EmbeddedConfig:
     vae_steps: int = 3000
     vae_lr: float = 1e-3
     vae_pe_init: str = "sine"                          # spec: "uniform" U[0,1); see TrainVAEConfig.pe_init
+    # VAE size (default VAE_SIZE, the shipped model's); the latent shape also sets the denoiser's
+    vae_hidden_dim: int = VAE_SIZE["hidden_dim"]
+    vae_ff_size: int = VAE_SIZE["ff_size"]
+    vae_latent_tokens: int = VAE_SIZE["latent_tokens"]
+    vae_latent_dim: int = VAE_SIZE["latent_dim"]
+    vae_bone_weight: float = 0.0                       # bone-length loss of the VAE (TrainVAEConfig.bone_weight)
     teacher_steps: int = 1500
     lcd_steps: int = 2000
     controlnet_steps: int = 4000
@@ -69,6 +75,8 @@ class EmbeddedConfig:
     lcd_minutes: float = 0.0
     controlnet_minutes: float = 0.0
     stages: str = "vae,teacher,lcd,controlnet,export"   # subset to run, in this order
+    bank: bool = True                                    # export adds the retrieval bank (motionlcm_core.retrieval)
+    fp16: bool = True                                    # export stores the networks in fp16 (half the size)
 
     def __post_init__(self) -> None:
         if self.batch_scale < 1:
@@ -86,6 +94,12 @@ class EmbeddedConfig:
         return [s.strip() for s in self.stages.split(",") if s.strip()]
 
 
+def vae_size(cfg: EmbeddedConfig) -> dict:
+    """The VAE's size flags: ``VAE_SIZE`` with the chain's overrides."""
+    return {**VAE_SIZE, "hidden_dim": cfg.vae_hidden_dim, "ff_size": cfg.vae_ff_size,
+            "latent_tokens": cfg.vae_latent_tokens, "latent_dim": cfg.vae_latent_dim}
+
+
 def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
     """The ``Train*Config`` of every stage of the chain."""
     run, k = Path(cfg.run_dir), cfg.batch_scale
@@ -93,7 +107,8 @@ def stage_configs(cfg: EmbeddedConfig) -> dict[str, TrainConfig]:
                   save_every=100, num_workers=cfg.num_workers, floor_crops=cfg.floor_crops)
     return {
         "vae": train_vae.TrainVAEConfig(out_dir=str(run / "vae"), steps=cfg.vae_steps, batch_size=16 * k, lr=cfg.vae_lr,
-                                        pe_init=cfg.vae_pe_init, time_limit_min=cfg.vae_minutes, **VAE_SIZE, **common),
+                                        pe_init=cfg.vae_pe_init, time_limit_min=cfg.vae_minutes,
+                                        bone_weight=cfg.vae_bone_weight, **vae_size(cfg), **common),
         "teacher": train_denoiser.TrainDenoiserConfig(
             out_dir=str(run / "teacher"), init=str(run / "vae" / WEIGHTS), steps=cfg.teacher_steps, batch_size=32 * k,
             lr=2e-4, time_limit_min=cfg.teacher_minutes, text_encoder=EMBEDDED_NAME, **DENOISER_SIZE, **common),
@@ -171,7 +186,7 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
     final.require("vae", "teacher", "denoiser", "controlnet", "traj_encoder", "stats", stage="export")
     sizes = {prefix: sum(t.numel() for t in sd.values()) for prefix, sd in final.parts.items()}
     record = {"stages": final.training, "commands": recorded_commands(final.training),
-              "parameters": sizes, "sizes": {"vae": VAE_SIZE, "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
+              "parameters": sizes, "sizes": {"vae": vae_size(cfg), "denoiser": DENOISER_SIZE, "traj_encoder": TRAJ_SIZE},
               "data": "CMU mocap text-motion set v2 (../shared/data, train split, mirrored, caption variants)",
               "chain_command": command_line("embedded", cfg)}
     model_cfg = with_guidance(final.config, cfg.one_step_guidance, cfg.multi_step_guidance)
@@ -179,9 +194,16 @@ def export(cfg: EmbeddedConfig, configs: dict[str, TrainConfig]) -> Path:
         record["one_step_guidance"] = float(cfg.one_step_guidance)
     if cfg.multi_step_guidance:
         record["multi_step_guidance"] = float(cfg.multi_step_guidance)
-    out = save_weights(cfg.output, final.parts, model_cfg, training=record)
+    parts = dict(final.parts)
+    if cfg.bank:
+        from .bank import make_bank
+        bank, record["bank"] = make_bank(model_cfg, parts, cfg.data_dir)
+        parts["bank"] = bank.state_dict()
+    dtype = torch.float16 if cfg.fp16 else torch.float32
+    record["storage"] = "fp16" if cfg.fp16 else "fp32"
+    out = save_weights(cfg.output, parts, model_cfg, training=record, dtype=dtype)
     record["sanity"] = sanity_report(out, seed=cfg.seed)
-    save_weights(cfg.output, final.parts, model_cfg, training=record)
+    save_weights(cfg.output, parts, model_cfg, training=record, dtype=dtype)
     Path(cfg.output).with_name("TRAINING.md").write_text(training_markdown(record, out))
     log.info("wrote %s (%.1f MB): %s", out, out.stat().st_size / 1e6, json.dumps(record["sanity"]))
     return out
@@ -191,8 +213,10 @@ def training_markdown(record: dict, path: Path) -> str:
     """The human-readable record shipped beside the weights (generated, not hand-edited)."""
     lines = [f"# {path.name}: how it was trained", "", f"Data: {record['data']}.", "",
              f"Whole chain (resumable; re-run after any interruption): `{record['chain_command']}`", "",
-             f"File: {path.stat().st_size / 1e6:.1f} MB (fp32 safetensors; config and this record in its "
-             "metadata).", "",
+             f"File: {path.stat().st_size / 1e6:.1f} MB ({record.get('storage', 'fp32')} safetensors; config and this "
+             "record in its metadata" + (f"; retrieval bank of {record['bank']['captions']} captions, "
+                                         f"{record['bank']['windows']} windows" if "bank" in record else "") + ").",
+             "",
              "| stage | device | steps | batch | wall time (min) | final losses (mean of the last log window) |",
              "|---|---|---|---|---|---|"]
     for stage in [s for s in STAGES if s in record["stages"]]:

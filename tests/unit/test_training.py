@@ -105,6 +105,28 @@ def test_vae_stage_learns_and_counts_bad_clips(vae_file):
     assert 0 <= info["training"]["vae"]["val_motion_ratio"] < 5
 
 
+def test_vae_decoder_fine_tune_keeps_the_latent_space(vae_file, tiny_data, tmp_path):
+    """decoder_only continues a VAE file: the encoder (and so every stage trained on its latents) stays
+    bit-identical, the decoder learns (with the bone-length loss logged), the file's statistics are kept."""
+    init = vae_file / "model.safetensors"
+    cfg = TrainVAEConfig(out_dir=str(tmp_path), data_dir=str(tiny_data), steps=6, lr=1e-3, warmup_steps=1,
+                         latent_tokens=2, latent_dim=8, eval_batches=1, warm_start=str(init), decoder_only=True,
+                         bone_weight=1.0, **TINY)
+    vae_main(cfg)
+    _, before, _ = load_weights(init)
+    _, after, info = load_weights(tmp_path / "model.safetensors")
+    enc = [k for k in before["vae"] if k.split(".")[0] in ("skel_embedding", "global_motion_token",
+                                                            "query_pos_encoder", "encoder", "latent_pre")]
+    dec = [k for k in before["vae"] if k.split(".")[0] in ("latent_post", "query_pos_decoder", "decoder", "final_layer")]
+    assert enc and dec and len(enc) + len(dec) == len(before["vae"])
+    assert all(torch.equal(before["vae"][k], after["vae"][k]) for k in enc)
+    assert any(not torch.equal(before["vae"][k], after["vae"][k]) for k in dec)
+    assert all(torch.equal(before["stats"][k], after["stats"][k]) for k in before["stats"])
+    assert "bones" in _history(tmp_path)[-1] and info["training"]["vae"]["continues"]["steps"] == 30
+    with pytest.raises(ValueError, match="warm-start"):
+        TrainVAEConfig(decoder_only=True)
+
+
 def _tiny_vae_run(tiny_data: Path, out: Path, steps: int, interrupt_at: int | None = None) -> MotionVAE:
     cfg = TrainConfig(out_dir=str(out), data_dir=str(tiny_data), steps=steps, lr=1e-3, warmup_steps=2,
                       batch_size=4, save_every=100, log_every=2)
