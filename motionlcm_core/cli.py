@@ -53,7 +53,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                         refine=False if args.no_refine else None, refine_steps=args.refine_steps,
                         refine_strength=args.refine_strength, exact=not args.no_exact,
                         floor=False if args.no_floor else None,
-                        body=not args.raw_body)
+                        body=not args.raw_body, retrieval=False if args.no_retrieval else None)
     joints = res.clip(0)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--refine-steps", type=int, default=None)
     g.add_argument("--refine-strength", type=float, default=None)
     g.add_argument("--no-exact", action="store_true", help="pins: skip the exact pass (ControlNet only)")
+    g.add_argument("--no-retrieval", action="store_true",
+                   help="sample from pure noise (the embedded model otherwise starts from a retrieved training motion)")
     g.add_argument("--raw-body", action="store_true",
                    help="keep the decoded joints as they are (no rigid bones, grounding or planted feet)")
     g.add_argument("--no-floor", action="store_true",

@@ -42,6 +42,34 @@ def direction_flags(text: str) -> int:
     return flags
 
 
+_STOP = frozenset("a an the person someone somebody man woman he she they it its his her their is are was be being "
+                  "with and or to of in on at by from as into onto then while one that this who which also "
+                  "slowly quickly very".split())
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, then a final e:
+    wave, waves, waving → wav)."""
+    out = set()
+    for w in re.findall(r"[a-z]+", text.lower()):
+        if w in _STOP or len(w) < 3:
+            continue
+        for suffix in ("ing", "ed", "s"):
+            if w.endswith(suffix) and not w.endswith("ss") and len(w) - len(suffix) >= 3:
+                w = w[: -len(suffix)]
+                break
+        out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
+    return frozenset(out)
+
+
+def word_overlap(prompt: str, captions: Sequence[frozenset[str]]) -> torch.Tensor:
+    """``(N,)`` share of the prompt's content words that each caption holds (0 when the prompt has none)."""
+    words = content_words(prompt)
+    if not words:
+        return torch.zeros(len(captions))
+    return torch.tensor([len(words & c) / len(words) for c in captions])
+
+
 def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
     """``(N,)`` True where a caption names only the opposite of a direction the prompt names alone."""
     out = torch.zeros_like(caption_flags, dtype=torch.bool)
@@ -60,10 +88,12 @@ class RetrievalConfig:
 
     top_k: int = 4
     start_t: int = 599
+    word_weight: float = 0.3      # score = cosine + word_weight · share of the prompt's content words in the caption
 
     def __post_init__(self) -> None:
-        if self.top_k < 1 or not 0 < self.start_t < 1000:
-            raise ValueError(f"top_k must be >= 1 and start_t in (0, 1000), got {self.top_k}, {self.start_t}")
+        if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0:
+            raise ValueError(f"top_k must be >= 1, start_t in (0, 1000) and word_weight >= 0, got {self.top_k}, "
+                             f"{self.start_t}, {self.word_weight}")
 
 
 class MotionBank:
@@ -72,7 +102,8 @@ class MotionBank:
     (NaN where the window is shorter than the bank length)."""
 
     def __init__(self, text: torch.Tensor, window: torch.Tensor, frames: torch.Tensor,
-                 latents: torch.Tensor, flags: torch.Tensor | None = None) -> None:
+                 latents: torch.Tensor, flags: torch.Tensor | None = None,
+                 captions: Sequence[str] | None = None) -> None:
         if text.dim() != 2 or window.shape != (text.shape[0],) or latents.dim() != 4:
             raise ValueError("bank: text (N, D), window (N,), latents (W, lengths, L, D) expected")
         if latents.shape[1] != len(BANK_LENGTHS) or frames.shape != (latents.shape[0],):
@@ -86,19 +117,27 @@ class MotionBank:
         self.flags = torch.zeros(len(window), dtype=torch.long) if flags is None else flags.long()
         if self.flags.shape != self.window.shape:
             raise ValueError("bank: one direction flag per caption expected")
+        self.captions = list(captions) if captions is not None else None
+        if self.captions is not None and len(self.captions) != len(self.window):
+            raise ValueError("bank: one caption text per embedding expected")
+        self.words = [content_words(c) for c in self.captions] if self.captions is not None else None
 
     # ------------------------------------------------------------------ storage
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors for the model file (fp16 embeddings and latents)."""
         return {"text": self.text.half(), "window": self.window.int(), "frames": self.frames.int(),
-                "latents": self.latents.half(), "flags": self.flags.int()}
+                "latents": self.latents.half(), "flags": self.flags.int(),
+                **({"captions_utf8": torch.frombuffer(bytearray("\n".join(self.captions).encode()), dtype=torch.uint8)}
+                   if self.captions is not None else {})}
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, torch.Tensor]) -> "MotionBank":
         missing = {"text", "window", "frames", "latents"} - set(sd)
         if missing:
             raise ValueError(f"the bank part of this model file lacks {sorted(missing)}")
-        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"], sd.get("flags"))
+        captions = (bytes(sd["captions_utf8"].to(torch.uint8).tolist()).decode().split("\n")
+                    if "captions_utf8" in sd else None)
+        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"], sd.get("flags"), captions)
 
     def __len__(self) -> int:
         return int(self.text.shape[0])
@@ -110,7 +149,9 @@ class MotionBank:
         """Latents ``(B, L, D)`` for prompts ``text (B, 1, D)`` and their ``lengths``, and the caption index
         each came from. Candidates: windows at least as long as the clip (else the longest ones), and, given
         the ``prompts``, captions that do not name the opposite of a direction the prompt names
-        (:data:`DIRECTIONS`); among the ``top_k`` nearest distinct windows, the seed picks one (the same
+        (:data:`DIRECTIONS`). Nearest: cosine of the sentence embeddings plus ``word_weight`` times the share of
+        the prompt's content words in the caption (a hybrid lexical score: "kicks", "waves", "cartwheel" are
+        words the pooled embedding blurs); among the ``top_k`` nearest distinct windows, the seed picks one (the same
         seed picks the same one)."""
         query = torch.nn.functional.normalize(text[:, 0].float().cpu(), dim=-1)
         sims = query @ self.text.T                                                 # (B, N)
@@ -122,6 +163,8 @@ class MotionBank:
             score = torch.where(long_enough, sims[b], sims[b] - 2.0)           # short windows last
             if prompts is not None:
                 score = torch.where(conflicts(direction_flags(prompts[b]), self.flags), score - 4.0, score)
+                if self.words is not None and cfg.word_weight > 0:
+                    score = score + cfg.word_weight * word_overlap(prompts[b], self.words)
             order, seen = [], set()
             for i in torch.argsort(score, descending=True).tolist():
                 w = int(self.window[i])
@@ -165,7 +208,7 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
                 window_of.append(windows[key])
     text = torch.cat([encoder.encode(captions[i:i + 256])[:, 0].cpu() for i in range(0, len(captions), 256)])
     flags = torch.tensor([direction_flags(c) for c in captions])
-    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents), flags)
+    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents), flags, captions)
 
 
 def _window_latents(vae, stats, feats: np.ndarray, device) -> torch.Tensor:

@@ -80,7 +80,7 @@ def run_model(suite: ModuleType, pipe, *, seeds: Sequence[int] = (0, 1, 2, 3), n
 def report(suite: ModuleType, runs: list[ProbeRun], *, model: str) -> tuple[str, dict[str, Any]]:
     """Markdown (summary table, then each run's probe table) and the JSON record."""
     lines = [f"# Prompt probes: {model}", "",
-             f"Suite: `{probes_dir()}` (29 action families of the training data; a probe passes when ≥ 3 of 4 "
+             f"Suite: `{os.path.relpath(probes_dir(), _REPO)}` (29 action families of the training data; a probe passes when ≥ 3 of 4 "
              "seeds pass its semantic test and the plausibility check). Reproduce with `motionlcm eval --probes`.",
              "", "| run | pass | semantic | plausible | plausible clips | implausible clips by measure |",
              "|---|---|---|---|---|---|"]

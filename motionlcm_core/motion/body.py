@@ -22,6 +22,7 @@ ankle and toe) where the joint is also near the floor; without features, low and
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -55,6 +56,7 @@ class BodyConfig:
     blend_frames: int = 3              # fade of each plant correction before and after a contact
     ground_smooth_frames: float = 1.5  # Gaussian sigma of the vertical shift (frames)
     ground_rounds: int = 2             # contacts found again after each grounding (a hovering foot lands)
+    take_off_frames: int = 8           # the push-off before a flight: up to 0.4 s before the feet leave
     max_flight_frames: int = 12        # longest flight kept (0.6 s; real jumps: 6–11 frames)
     hold_frames: int = 10              # a foot held still this long …
     hold_speed_m_s: float = 0.3        # … (slower than this, …
@@ -129,8 +131,11 @@ def contacts_from(joints: np.ndarray, channels: np.ndarray | None = None,
     return contact
 
 
-def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """Stand supported frames on the floor: returns (joints, vertical shift ``(T,)`` added, metres).
+def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig(),
+           flight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stand supported frames on the floor: returns (joints, vertical shift ``(T,)`` added in metres, flight
+    frames ``(T,)``). ``flight``: the flight frames of an earlier round, kept (a later round sees a flight
+    already shaped and would find it shorter each time).
 
     Supported frames: those with a contact, and the frames of every contact-free run that is no real flight
     (:func:`flight_frames`). On a supported frame the shift puts the lowest contact joint (the lowest foot
@@ -141,7 +146,8 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
     feet_y = out[:, list(FOOT_JOINTS), 1]                                  # (T, 4)
     surface = raised_holds(out, cfg)
     held = np.isfinite(surface)
-    flight = flight_frames(out, contact.any(axis=1) | held, cfg)
+    if flight is None:
+        flight = flight_frames(out, contact.any(axis=1) | held, cfg)
     lowest = np.where(contact.any(axis=1), np.where(contact, feet_y, np.inf).min(axis=1), feet_y.min(axis=1))
     lowest = np.where(held, np.minimum(lowest, feet_y.min(axis=1)) - np.where(held, surface, 0.0), lowest)
     for a, b in segments(flight):                          # in flight the feet follow a ballistic arc
@@ -153,7 +159,7 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
         shift = gaussian_filter1d(shift, cfg.ground_smooth_frames, mode="nearest")
     shift = np.maximum(shift, -feet_y.min(axis=1))                         # never through the floor
     out[..., 1] += shift[:, None]
-    return out, shift
+    return out, shift, flight
 
 
 def raised_holds(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
@@ -179,8 +185,8 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
     A flight is ballistic: rising ``h`` metres from take-off to the apex takes ``sqrt(2h/g)`` seconds, and
     as long to come down; a take-off at ``v`` m/s upwards comes back down after ``2v/g`` seconds. Each run
     keeps the flight that both its pelvis rise (apex over the higher of the frames around the run) and its
-    take-off speed (the pelvis' fastest rise within 2 frames of the run's start) allow, centred on the apex,
-    and at most ``max_flight_frames`` (real jumps of the data last 6–11 frames; the model holds them up to
+    take-off speed (the pelvis' fastest rise from ``take_off_frames`` before the run's start to 2 after, the
+    push-off) allow, centred on the apex, and at most ``max_flight_frames`` (real jumps of the data last 6–11 frames; the model holds them up to
     50). A run whose pelvis drifts up slowly (the model hovering with the legs drawn up) keeps none."""
     t_total = len(joints)
     flight = np.zeros(t_total, dtype=bool)
@@ -190,7 +196,7 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
         peak = a + int(np.argmax(pelvis_y[a:b]))
         edge = max(pelvis_y[max(a - 1, 0)], pelvis_y[min(b, t_total - 1)])
         rise = max(0.0, pelvis_y[peak] - edge)
-        take_off = max(0.0, float(v_up[max(a - 2, 0):min(a + 3, t_total)].max()))
+        take_off = max(0.0, float(v_up[max(a - cfg.take_off_frames, 0):min(a + 3, t_total)].max()))
         keep = min(b - a, cfg.max_flight_frames, int(20.0 * 2.0 * np.sqrt(2.0 * rise / 9.81)),
                    int(20.0 * 2.0 * take_off / 9.81))
         if keep < 1:
@@ -220,7 +226,7 @@ def step_gliding_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig =
             start = a
             t = a + 1
             while t < b:
-                if np.linalg.norm(point[t] - point[start]) > cfg.max_plant_slide_m:
+                if math.hypot(*(point[t] - point[start])) > cfg.max_plant_slide_m:
                     gap = slice(t, min(t + cfg.step_gap_frames, b))
                     if other_down[gap].all() and not swinging[1 - side, gap].any():
                         contact[gap, k:k + 2] = False
@@ -260,9 +266,9 @@ def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyCo
 
 def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
     """``joints (T, 22, 3)`` with every swing foot clearing the floor: between two contacts of a foot (``contact
-    (T, 4)``), its lower joint is raised, where needed, to at least ``swing_clearance_m`` (reached within
-    ``blend_frames`` after lift-off and left as long before touch-down, smoothstep); ankle and toe rise together, the knee is re-solved by two-bone IK. A foot that
-    scrapes along the floor (the model's dragged feet) then steps."""
+    (T, 4)``), its lower joint is raised, where needed, to at least ``swing_clearance_m`` · sqrt(sin(π·phase))
+    (0 at lift-off and touch-down, up fast; a swing running into a clip end is half a swing). Ankle and toe
+    rise together, the knee is re-solved by two-bone IK. A foot the model drags along the floor then steps."""
     joints = np.asarray(joints, dtype=np.float64)
     out = joints.copy()
     t_total = len(joints)
@@ -270,11 +276,14 @@ def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyC
         down = contact[:, 2 * side] | contact[:, 2 * side + 1]
         lift = np.zeros(t_total)
         for a, b in segments(~down):
-            if a == 0 or b == t_total:
-                continue                                   # no lift-off or no touch-down inside the clip
-            phase = (np.arange(a, b) - a + 1) / (b - a + 1)
+            if a == 0 and b == t_total:
+                continue                                   # never down: nothing to step from
+            # 0 at lift-off and touch-down, up fast (sqrt of a sine); a clip end is no touch-down
+            end = b + 1 if b < t_total else 2 * b - a + 1
+            start = a - 1 if a > 0 else 2 * a - b - 1
+            phase = (np.arange(a, b) - start) / (end - start)
             low = np.minimum(joints[a:b, ankle, 1], joints[a:b, toe, 1])
-            lift[a:b] = np.maximum(0.0, cfg.swing_clearance_m * np.sin(np.pi * phase) - low)
+            lift[a:b] = np.maximum(0.0, cfg.swing_clearance_m * np.sqrt(np.sin(np.pi * phase)) - low)
         moved = np.flatnonzero(lift > 0)
         if moved.size == 0:
             continue
@@ -324,11 +333,11 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
     contact = contacts_from(out, channels, cfg)
     report["contact_share"] = float(contact.any(axis=1).mean())
     if cfg.grounded:
-        shift = np.zeros(len(out))
+        shift, flight = np.zeros(len(out)), None
         for _ in range(cfg.ground_rounds):                # heights change: contacts are found again
-            out, more = ground(out, contact, cfg)
+            out, more, flight = ground(out, contact, cfg, flight)
             shift += more
-            contact = contacts_from(out, channels, cfg)
+            contact = contacts_from(out, channels, cfg) & ~flight[:, None]
         report["ground_shift_max_m"] = float(np.abs(shift).max())
     if cfg.planted:
         contact = step_gliding_feet(out, contact, cfg)
@@ -351,21 +360,16 @@ def plant_offsets(pos: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarra
     t = pos.shape[0]
     off = np.zeros((t, 3))
     weight = np.zeros(t)
+    fade = smoothstep(1.0 - np.arange(1, blend + 1) / (blend + 1))                 # (blend,) 1 → 0
     for a, b in segments(contact):
-        pin = pos[a:b].mean(axis=0)
-        seg = np.zeros((t, 3))
-        seg[a:b][:, _XZ] = pin[_XZ] - pos[a:b][:, _XZ]
-        seg[a:b, 1] = np.maximum(0.0, -pos[a:b, 1])
-        w = np.zeros(t)
-        w[a:b] = 1.0
-        for d in range(1, blend + 1):
-            s = smoothstep(1.0 - d / (blend + 1))
-            if a - d >= 0:
-                seg[a - d], w[a - d] = seg[a] * s, s
-            if b - 1 + d < t:
-                seg[b - 1 + d], w[b - 1 + d] = seg[b - 1] * s, s
-        take = w > weight
-        off[take], weight[take] = seg[take], w[take]
+        seg = np.zeros((b - a, 3))
+        seg[:, _XZ] = pos[a:b, _XZ].mean(axis=0) - pos[a:b][:, _XZ]
+        seg[:, 1] = np.maximum(0.0, -pos[a:b, 1])
+        lo, hi = max(a - blend, 0), min(b + blend, t)
+        rows = np.concatenate([seg[:1] * fade[:a - lo][::-1, None], seg, seg[-1:] * fade[:hi - b][:, None]])
+        w = np.concatenate([fade[:a - lo][::-1], np.ones(b - a), fade[:hi - b]])
+        take = w > weight[lo:hi]
+        off[lo:hi][take], weight[lo:hi][take] = rows[take], w[take]
     return off
 
 

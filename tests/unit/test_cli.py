@@ -81,3 +81,25 @@ def test_bad_pin(tmp_path, weights, capsys):
     assert main(["generate", "walk", "--seconds", "2", "--model", str(weights), "--pin", "elbow@3=1,2,3",
                  "--out", str(tmp_path / "a.npz")]) == 2
     assert "JOINT@FRAME" in capsys.readouterr().err
+
+
+def test_eval_probes_runs_the_shared_suite_on_a_model(tmp_path, weights, monkeypatch):
+    """``motionlcm eval --probes`` machinery on the tiny model: the suite's own tests judge its clips (an
+    untrained model passes none) and the report names every run; a missing suite is a clear error."""
+    from motionlcm_core.eval import probes as probe_eval
+    try:
+        suite = probe_eval.load_probe_suite()
+    except FileNotFoundError:
+        pytest.skip("../shared/probes is not here")
+    pipe = MotionLCMPipeline.from_pretrained(weights, device="cpu")
+    names = ["walk_forward", "jump_in_place"]
+    raw = probe_eval.ProbeRun("raw", probe_eval.run_model(suite, pipe, seeds=(0, 1), names=names, body=False))
+    held = probe_eval.ProbeRun("body", probe_eval.run_model(suite, pipe, seeds=(0, 1), names=names))
+    text, record = probe_eval.report(suite, [raw, held], model="tiny")
+    assert "| raw | 0/2 |" in text and "| body |" in text and "## body" in text
+    assert [r["label"] for r in record["runs"]] == ["raw", "body"]
+    assert record["runs"][1]["implausible_by_measure"].get("bone_cv", 0) == 0   # the body pass: rigid bones
+    assert record["runs"][0]["implausible_by_measure"].get("bone_cv", 0) > 0     # the random model stretches
+    monkeypatch.setenv("MOTIONLCM_PROBES_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="MOTIONLCM_PROBES_DIR"):
+        probe_eval.load_probe_suite()

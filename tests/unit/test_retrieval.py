@@ -122,3 +122,22 @@ def test_build_bank_holds_every_window_and_its_mirror(pipe):
     assert usable.tolist() == [n <= 130 for n in BANK_LENGTHS]
     with pytest.raises(ValueError):
         RetrievalConfig(start_t=0)
+
+
+def test_words_the_embedding_blurs_steer_the_lookup():
+    """Hybrid score: two captions equally near in embedding, the one holding the prompt's words wins; stems
+    join word forms (waves / waving / wave); function words do not count; the caption texts round-trip."""
+    from motionlcm_core.retrieval import content_words, word_overlap
+    assert content_words("A person waves hello") == content_words("waving hello") == {"wav", "hello"}
+    assert content_words("someone kicks the ball") == {"kick", "ball"}
+    text = torch.nn.functional.normalize(torch.ones(2, 384), dim=-1)
+    latents = torch.stack([torch.full((len(BANK_LENGTHS), 2, 4), float(k)) for k in range(2)])
+    bank = MotionBank(text, torch.arange(2), torch.tensor([196, 196]), latents, None,
+                      ["a man walks forward", "a man does a cartwheel"])
+    query = text[:1, None]
+    one = RetrievalConfig(top_k=1)
+    assert bank.retrieve(query, [60], 0, one, ["a gymnast turns a cartwheel"])[1] == [1]
+    assert bank.retrieve(query, [60], 0, one, ["someone walks ahead"])[1] == [0]
+    assert word_overlap("the a of", [frozenset({"walk"})]).tolist() == [0.0]
+    again = MotionBank.from_state_dict(bank.state_dict())
+    assert again.captions == bank.captions
