@@ -56,6 +56,7 @@ class BodyConfig:
     blend_frames: int = 3              # fade of each plant correction before and after a contact
     ground_smooth_frames: float = 1.5  # Gaussian sigma of the vertical shift (frames)
     ground_rounds: int = 2             # contacts found again after each grounding (a hovering foot lands)
+    take_off_extension: float = 0.85   # a take-off leaves the floor on a near-straight leg (hip–ankle / leg)
     take_off_frames: int = 8           # the push-off before a flight: up to 0.4 s before the feet leave
     max_flight_frames: int = 12        # longest flight kept (0.6 s; real jumps: 6–11 frames)
     hold_frames: int = 10              # a foot held still this long …
@@ -162,6 +163,16 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
     return out, shift, flight
 
 
+def leg_extension(joints: np.ndarray) -> np.ndarray:
+    """``(T,)`` the straighter leg's hip–ankle distance over its thigh + shin length (1 = straight)."""
+    out = []
+    for hip, knee, ankle, _ in LEGS:
+        full = (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+                + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+        out.append(np.linalg.norm(joints[:, ankle] - joints[:, hip], axis=-1) / np.maximum(full, 1e-9))
+    return np.maximum(*out)
+
+
 def raised_holds(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
     """Height ``(T,)`` of a step or platform a foot stands on (NaN where none): a foot whose lower joint stays
     still (horizontal speed under ``hold_speed_m_s``, height within ``hold_still_m``) for ``hold_frames`` or
@@ -187,7 +198,9 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
     keeps the flight that both its pelvis rise (apex over the higher of the frames around the run) and its
     take-off speed (the pelvis' fastest rise from ``take_off_frames`` before the run's start to 2 after, the
     push-off) allow, centred on the apex, and at most ``max_flight_frames`` (real jumps of the data last 6–11 frames; the model holds them up to
-    50). A run whose pelvis drifts up slowly (the model hovering with the legs drawn up) keeps none."""
+    50). A run whose pelvis drifts up slowly, or whose feet leave the floor from bent legs (the model hovering
+    with the legs drawn up, springing out of a squat), keeps none: a take-off pushes off a near-straight leg
+    (``take_off_extension``)."""
     t_total = len(joints)
     flight = np.zeros(t_total, dtype=bool)
     pelvis_y = joints[:, 0, 1]
@@ -199,6 +212,8 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
         take_off = max(0.0, float(v_up[max(a - cfg.take_off_frames, 0):min(a + 3, t_total)].max()))
         keep = min(b - a, cfg.max_flight_frames, int(20.0 * 2.0 * np.sqrt(2.0 * rise / 9.81)),
                    int(20.0 * 2.0 * take_off / 9.81))
+        if leg_extension(joints[max(a - 1, 0):a + 2]).max() < cfg.take_off_extension:
+            keep = 0                                       # feet drawn up from bent legs: no push-off
         if keep < 1:
             continue
         start = int(np.clip(peak - keep // 2, a, b - keep))
