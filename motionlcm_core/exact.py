@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .control import Control
+from .motion.body import smoothstep, unit
 from .motion.skeleton import CONTROL_JOINTS, FACE_JOINTS, NUM_JOINTS, PARENTS
 
 __all__ = ["ExactConfig", "ExactOutput", "apply_exact", "check_pins_within", "displacement_field", "pin_errors",
@@ -93,11 +94,6 @@ class ExactOutput:
 
 
 # ----------------------------------------------------------------------------- displacement field
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 def _tangents(frames: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
     """PCHIP (Fritsch–Carlson) tangents ``(K, C)``; 0 at pins whose neighbour is further than ``2·window``."""
     m = np.zeros_like(values)
@@ -129,25 +125,21 @@ def displacement_field(frames: np.ndarray, values: np.ndarray, num_frames: int, 
     x = ((t - ta)[:, None] / gap)
     h00, h10, h01, h11 = 2 * x**3 - 3 * x**2 + 1, x**3 - 2 * x**2 + x, -2 * x**3 + 3 * x**2, x**3 - x**2
     hermite = h00 * values[k] + h10 * gap * m[k] + h01 * values[k1] + h11 * gap * m[k1]
-    fade_a = (1 - _smoothstep(np.abs(t - ta)[:, None] / window)) * values[k]
-    fade_b = (1 - _smoothstep(np.abs(tb - t)[:, None] / window)) * values[k1]
+    fade_a = (1 - smoothstep(np.abs(t - ta)[:, None] / window)) * values[k]
+    fade_b = (1 - smoothstep(np.abs(tb - t)[:, None] / window)) * values[k1]
     between = ((t >= ta) & (t <= tb))[:, None]
     out = np.where(between & (tb - ta <= 2 * window)[:, None], hermite, np.where(between, fade_a + fade_b, 0.0))
     before, after = t < frames[0], t > frames[-1]
-    out[before] = (1 - _smoothstep((frames[0] - t[before]) / window))[:, None] * values[0]
-    out[after] = (1 - _smoothstep((t[after] - frames[-1]) / window))[:, None] * values[-1]
+    out[before] = (1 - smoothstep((frames[0] - t[before]) / window))[:, None] * values[0]
+    out[after] = (1 - smoothstep((t[after] - frames[-1]) / window))[:, None] * values[-1]
     return out
 
 
 # ----------------------------------------------------------------------------- inverse kinematics
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 def _one_bone(a: np.ndarray, c: np.ndarray, target: np.ndarray) -> np.ndarray:
     """New ``c (N, 3)``: the bone a→c turned about ``a`` towards ``target`` (length kept)."""
     length = np.linalg.norm(c - a, axis=-1, keepdims=True)
-    return a + length * _unit(target - a)
+    return a + length * unit(target - a)
 
 
 def _two_bone(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,10 +148,10 @@ def _two_bone(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray) -
     l2 = np.linalg.norm(c - b, axis=-1, keepdims=True)
     v = target - a
     d = np.clip(np.linalg.norm(v, axis=-1, keepdims=True), np.abs(l1 - l2) + 1e-9, l1 + l2)
-    u = _unit(v)
+    u = unit(v)
     w = (b - a) - np.sum((b - a) * u, axis=-1, keepdims=True) * u   # bend direction, ⟂ u
     fallback = np.cross(u, np.where(np.abs(u[..., :1]) < 0.9, [[1.0, 0, 0]], [[0, 0, 1.0]]))
-    w = _unit(np.where(np.linalg.norm(w, axis=-1, keepdims=True) > 1e-6 * l1, w, fallback))
+    w = unit(np.where(np.linalg.norm(w, axis=-1, keepdims=True) > 1e-6 * l1, w, fallback))
     cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
     b_new = a + l1 * (cos_a * u + np.sqrt(1 - cos_a**2) * w)
     return b_new, a + d * u
@@ -293,11 +285,11 @@ def _torso_lean(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
         to_target = np.linalg.norm(targets[rows, j] - joints[rows, root], axis=-1)
         excess = to_target - 0.999 * reach
         v, w = joints[rows, root] - pivot[rows], targets[rows, j] - pivot[rows]
-        axis = np.cross(_unit(v), _unit(w))
-        full = np.arctan2(np.linalg.norm(axis, axis=-1), np.einsum("ij,ij->i", _unit(v), _unit(w)))
+        axis = np.cross(unit(v), unit(w))
+        full = np.arctan2(np.linalg.norm(axis, axis=-1), np.einsum("ij,ij->i", unit(v), unit(w)))
         need = excess / np.maximum(np.linalg.norm(v, axis=-1), 1e-6)
         angle = np.clip(np.minimum(need, full), 0.0, np.radians(cfg.max_lean_deg))
-        total[rows] += _unit(axis) * angle[:, None]
+        total[rows] += unit(axis) * angle[:, None]
         count[rows] += 1
     frames = np.nonzero(count)[0]
     if not len(frames):

@@ -85,9 +85,10 @@ def skeleton_lengths() -> np.ndarray:
     return lengths
 
 
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """Lengths ``(..., 21)`` of the 21 bones of ``joints (..., 22, 3)``."""
-    return np.linalg.norm(joints[..., 1:, :] - joints[..., list(PARENTS[1:]), :], axis=-1)
+def bone_lengths(joints):
+    """Lengths ``(..., 21)`` (m) of the 21 bones of ``joints (..., 22, 3)``; numpy or torch, as given."""
+    bones = joints[..., 1:, :] - joints[..., list(PARENTS[1:]), :]
+    return np.linalg.norm(bones, axis=-1) if isinstance(bones, np.ndarray) else bones.norm(dim=-1)
 
 
 def rigid_bones(joints: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -274,7 +275,7 @@ def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyCo
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
         new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2)
         foot = np.linalg.norm(j[:, toe] - j[:, ankle], axis=-1, keepdims=True)
-        new_toe = new_ankle + foot * _unit(j[:, toe] + off_t[moved] - new_ankle)
+        new_toe = new_ankle + foot * unit(j[:, toe] + off_t[moved] - new_ankle)
         out[moved, knee], out[moved, ankle], out[moved, toe] = new_knee, new_ankle, new_toe
     return out
 
@@ -324,7 +325,7 @@ def keep_above_floor(joints: np.ndarray) -> np.ndarray:
         length = np.linalg.norm(foot, axis=-1)
         ground_y = np.maximum(-out[below, ankle, 1], -length)             # toe at y = 0 (if reachable)
         flat = np.sqrt(np.maximum(length ** 2 - ground_y ** 2, 0.0))
-        across = _unit(foot[:, _XZ]) * flat[:, None]
+        across = unit(foot[:, _XZ]) * flat[:, None]
         out[below, toe, 0] = out[below, ankle, 0] + across[:, 0]
         out[below, toe, 2] = out[below, ankle, 2] + across[:, 1]
         out[below, toe, 1] = out[below, ankle, 1] + ground_y
@@ -393,10 +394,10 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, l1: np.nd
     """Knee and reachable end ``(M, 3)`` for end targets, bones ``l1``/``l2 (M,)``, keeping the bend plane of
     the given knee; a target out of reach is met as closely as the chain allows (straight towards it)."""
     v = target - hip
-    u = _unit(v)
+    u = unit(v)
     d = np.clip(np.linalg.norm(v, axis=-1), np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
     pole = knee - hip
-    pole = _unit(pole - np.sum(pole * u, -1, keepdims=True) * u)
+    pole = unit(pole - np.sum(pole * u, -1, keepdims=True) * u)
     cos_a = np.clip((l1 ** 2 + d ** 2 - l2 ** 2) / (2 * l1 * d), -1.0, 1.0)
     sin_a = np.sqrt(1.0 - cos_a ** 2)
     new_knee = hip + l1[:, None] * (cos_a[:, None] * u + sin_a[:, None] * pole)
@@ -419,10 +420,11 @@ def segments(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def smoothstep(x: np.ndarray | float) -> np.ndarray | float:
-    """3x² − 2x³ on [0, 1]."""
-    return x * x * (3 - 2 * x)
+    """3x² − 2x³ of ``x`` clipped to [0, 1]."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12)
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v (..., 3)`` scaled to length 1 along the last axis (a zero vector stays zero)."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from motionlcm_core.motion.body import smoothstep
 from motionlcm_core.motion.skeleton import NUM_JOINTS, PARENTS
 from motionlcm_core.retarget.rotations import basis_from_vectors, normalize
 
@@ -81,7 +82,7 @@ def _child_delta(parent_delta: np.ndarray, rest_dir: np.ndarray, pose_dir: np.nd
     if swung.ndim == 3 and swung.shape[0] > 1:
         transported = _swing(b[:-1], b[1:]) @ swung[:-1]
         tau = np.concatenate([[0.0], _angle_about(b[1:], transported @ perp, swung[1:] @ perp)])
-        trust = _smoothstep((SWING_TRUST_DEG[1] - np.degrees(np.arccos(np.clip(np.sum(carried * b, -1), -1, 1))))
+        trust = smoothstep((SWING_TRUST_DEG[1] - np.degrees(np.arccos(np.clip(np.sum(carried * b, -1), -1, 1))))
                             / (SWING_TRUST_DEG[1] - SWING_TRUST_DEG[0]))
         swung = _rotate_about(b, _continuous_twist(tau, trust)) @ swung
     if apex is None:
@@ -94,11 +95,6 @@ def _child_delta(parent_delta: np.ndarray, rest_dir: np.ndarray, pose_dir: np.nd
 def _angle_about(axis: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Signed angle ``[...]`` (radians) from ``x`` to ``y`` (both ``[..., 3]``, normal to ``axis``) about ``axis``."""
     return np.arctan2(np.sum(axis * np.cross(x, y), -1), np.sum(x * y, -1))
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def _continuous_twist(tau: np.ndarray, trust: np.ndarray) -> np.ndarray:
@@ -128,7 +124,7 @@ def twist_toward_bend(phi: np.ndarray, weight: np.ndarray) -> np.ndarray:
     real number in a bounded range; a running median over ``TWIST_MEDIAN`` frames removes one- and
     two-frame apex glitches that no per-frame rule can tell from motion.
     """
-    target = weight * _smoothstep((np.pi - np.abs(phi)) / np.radians(TWIST_FADE_DEG)) * phi
+    target = weight * smoothstep((np.pi - np.abs(phi)) / np.radians(TWIST_FADE_DEG)) * phi
     return _running_median(target, TWIST_MEDIAN)
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder, guidance_embedding
 from ..motion import ControlStats, FeatureStats, recover_joints
-from ..motion.skeleton import PARENTS
+from ..motion.body import bone_lengths
 from ..schedulers import DDIMSolver, NoiseSchedule, boundary_scalings
 from .losses import ControlLossFn, ControlReduction, control_loss, kl_standard_normal, masked_smooth_l1, pseudo_huber
 
@@ -28,12 +28,6 @@ class Draws:
 
 def _randn(shape, like: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
     return torch.randn(shape, generator=gen, dtype=torch.float32).to(like)
-
-
-def bone_lengths(joints: torch.Tensor) -> torch.Tensor:
-    """Lengths (m) of the 21 SMPL-22 bones of ``joints (..., 22, 3)`` → ``(..., 21)``."""
-    parents = list(PARENTS[1:])
-    return (joints[..., 1:, :] - joints[..., parents, :]).norm(dim=-1)
 
 
 def vae_objective(vae: MotionVAE, feats: torch.Tensor, mask: torch.Tensor, stats: FeatureStats, *,
