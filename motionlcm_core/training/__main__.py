@@ -7,17 +7,21 @@ file). Multi-GPU: ``torchrun --nproc_per_node N
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
+from typing import Any, Callable
 
-STAGES = {
-    "vae": ("train_vae", "TrainVAEConfig"),
-    "teacher": ("train_denoiser", "TrainDenoiserConfig"),
-    "lcd": ("distill_lcm", "DistillLCMConfig"),
-    "controlnet": ("train_controlnet", "TrainControlNetConfig"),
-    "embedded": ("embedded", "EmbeddedConfig"),
-    "bank": ("bank", "BankConfig"),
+from . import bank, distill_lcm, embedded, train_controlnet, train_denoiser, train_vae
+from .cli import parse_config
+
+#: Stage name → (its config dataclass, whose fields are the flags; the function that runs it).
+STAGES: dict[str, tuple[type, Callable[[Any], Any]]] = {
+    "vae": (train_vae.TrainVAEConfig, train_vae.main),
+    "teacher": (train_denoiser.TrainDenoiserConfig, train_denoiser.main),
+    "lcd": (distill_lcm.DistillLCMConfig, distill_lcm.main),
+    "controlnet": (train_controlnet.TrainControlNetConfig, train_controlnet.main),
+    "embedded": (embedded.EmbeddedConfig, embedded.main),
+    "bank": (bank.BankConfig, bank.main),
 }
 
 
@@ -26,16 +30,14 @@ def run(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         print(f"\nerror: first argument must be one of {sorted(STAGES)}", file=sys.stderr)
         return 2
-    from .cli import parse_config
-    module_name, cfg_name = STAGES[argv[0]]
-    module = importlib.import_module(f"{__package__}.{module_name}")
+    config_cls, main = STAGES[argv[0]]
     try:
-        cfg = parse_config(getattr(module, cfg_name), argv[1:], prog=f"python -m {__package__} {argv[0]}")
+        cfg = parse_config(config_cls, argv[1:], prog=f"python -m {__package__} {argv[0]}")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    module.main(cfg)
+    main(cfg)
     return 0
 
 

@@ -20,7 +20,7 @@ from ..io.checkpoints import load_weights, save_weights
 from ..models import MotionVAE
 from ..motion import FeatureStats
 from ..retrieval import BANK_LENGTHS, MotionBank, build_bank
-from .stage import open_text_encoder
+from .text_table import open_text_encoder
 
 log = logging.getLogger("motionlcm_core.training")
 

@@ -14,10 +14,13 @@ import torch
 
 from ..models import LatentDenoiser
 from ..schedulers import DDIMSolver
-from .loop import EMA, TrainConfig, TrainResult, config_record, init_distributed, train
+from .config import TrainConfig
+from .distributed import init_distributed
+from .ema import EMA
+from .loop import TrainResult, config_record, train
 from .objectives import lcd_objective
-from .stage import StageWeights, cpu_state, frozen, open_text_stage, save_stage, teacher_config, warm_start
-from .stage import with_stage_record
+from .stage_weights import StageWeights, cpu_state, frozen, save_stage, teacher_config, warm_start, with_stage_record
+from .text_stage import open_text_stage
 
 log = logging.getLogger("motionlcm_core.training")
 

@@ -19,9 +19,9 @@ from ..config import ModelConfig
 from ..io.checkpoints import save_weights
 from ..text_encoder import EMBEDDED_NAME
 from . import distill_lcm, train_controlnet, train_denoiser, train_vae
-from .loop import TrainConfig
+from .config import TrainConfig
 from .sanity import sanity_report
-from .stage import WEIGHTS, load_stage
+from .stage_weights import WEIGHTS, load_stage
 
 log = logging.getLogger("motionlcm_core.training")
 _REPO = Path(__file__).resolve().parents[2]
@@ -145,7 +145,7 @@ def command_line(stage: str, cfg: TrainConfig) -> str:
 
 def stage_runs(record: dict) -> list[dict]:
     """The runs of one stage, first to last: a warm-started run's record nests the one it continued
-    (``continues``, see :func:`~motionlcm_core.training.stage.with_stage_record`)."""
+    (``continues``, see :func:`~motionlcm_core.training.stage_weights.with_stage_record`)."""
     runs = []
     while record:
         runs.insert(0, record)

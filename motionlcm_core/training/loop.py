@@ -1,164 +1,41 @@
 """The one training loop shared by every stage (VAE, MLD teacher, LCD student, ControlNet).
 
 AdamW + cosine schedule with linear warm-up (over ``steps``, or over the step count planned from the
-measured speed to fit ``time_limit_min``), grad-norm clipping, optional EMA copies, resumable
-checkpoints (modules + optimizer + scheduler + step + RNG states) every ``save_every`` steps and at exit
-(also on Ctrl-C / SIGTERM), a tqdm bar, ``train.log`` and ``history.jsonl``. The same code runs on CPU
-and CUDA; under ``torchrun`` (``WORLD_SIZE > 1``) gradients are averaged across processes.
+measured speed to fit ``time_limit_min``; :mod:`~motionlcm_core.training.schedule`), grad-norm clipping,
+resumable checkpoints (modules + optimizer + scheduler + step + RNG states;
+:mod:`~motionlcm_core.training.checkpoint`) every ``save_every`` steps and at exit (also on Ctrl-C / SIGTERM),
+a tqdm bar, ``train.log`` and ``history.jsonl``. The same code runs on CPU and CUDA; under ``torchrun``
+(``WORLD_SIZE > 1``) gradients are averaged across processes.
 
-Determinism: the data order is a pure function of ``(seed, step)`` (:class:`StepBatchSampler`), the
-noise of the objectives comes from one CPU generator and dropout from torch's global RNG; both states
-are saved, so a resumed run continues exactly as if it had never stopped.
+Determinism: the data order is a pure function of ``(seed, step)``
+(:class:`~motionlcm_core.data.sampling.StepBatchSampler`), the noise of the objectives comes from one CPU
+generator and dropout from torch's global RNG; both states are saved, so a resumed run continues exactly as
+if it had never stopped.
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
-import math
-import os
-import pickle
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from ..config import to_dict
-from ..data import MotionBatch, collate_motion
+from ..data import EpochIndexed, MotionBatch, StepBatchSampler, collate_motion
 from ..device import make_generator
-from .distributed import Dist, agreed_min, all_finite, average_gradients, init_distributed
+from .checkpoint import CHECKPOINT, TrainState, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .distributed import Dist, all_finite, average_gradients
+from .schedule import TimePlanner, cosine_with_warmup, total_steps
 
 log = logging.getLogger("motionlcm_core.training")
-CHECKPOINT = "checkpoint.pt"
 StepFn = Callable[[MotionBatch, torch.Generator], dict[str, torch.Tensor]]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Options shared by every stage (each stage's ``Train*Config`` extends it)."""
-
-    out_dir: str = "runs/train"
-    data_dir: str = ""                 # empty: $MOTIONLCM_DATA_DIR or ../shared/data
-    data_format: str = "cmu"           # "cmu" (our set) or "humanml3d" (new_joint_vecs/ + texts/ folder)
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 1e-4
-    warmup_steps: int = 100
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    seed: int = 1234
-    device: str = "auto"
-    threads: int = 0                   # torch.set_num_threads when > 0 (CPU)
-    num_workers: int = 0
-    save_every: int = 200
-    log_every: int = 20
-    resume: bool = True
-    drop_flagged: bool = False         # drop the clips with quality flags in the manifest
-    floor_crops: bool = False          # put every training crop on its own floor (DataConfig.floor_crops)
-    # > 0: train for about this many minutes (at most ``steps``): after a few timed steps the loop plans the
-    # step count that fits and the cosine schedule ends there; the record holds the steps actually done
-    time_limit_min: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "save_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.data_format not in ("cmu", "humanml3d"):
-            raise ValueError(f"data_format must be 'cmu' or 'humanml3d', got {self.data_format!r}")
-        if self.lr <= 0 or self.grad_clip <= 0 or self.warmup_steps < 0:
-            raise ValueError("lr and grad_clip must be > 0 and warmup_steps >= 0")
-        if self.time_limit_min < 0:
-            raise ValueError(f"time_limit_min must be >= 0 (0: no limit), got {self.time_limit_min}")
-
-
-# --------------------------------------------------------------------------- pieces
-def cosine_with_warmup(warmup: int, total: int | Callable[[], int]) -> Callable[[int], float]:
-    """LR factor: linear 0→1 over ``warmup`` steps, then cosine 1→0 at ``total`` (a number, or a callable
-    read at every step when the total is planned during the run)."""
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        end = total() if callable(total) else total
-        progress = min(1.0, (step - warmup) / max(1, end - warmup))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    return factor
-
-
-class EMA(nn.Module):
-    """Exponential moving average copy of a module: ``θ⁻ ← μ θ⁻ + (1 − μ) θ`` (buffers copied)."""
-
-    def __init__(self, source: nn.Module, decay: float) -> None:
-        super().__init__()
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
-        self.decay = decay
-        self.module = copy.deepcopy(source).requires_grad_(False)
-
-    def train(self, mode: bool = True) -> "EMA":
-        """The EMA copy is a fixed target: it always runs in eval mode (no dropout)."""
-        super().train(mode)
-        self.module.eval()
-        return self
-
-    @torch.no_grad()
-    def update(self, source: nn.Module) -> None:
-        for ema_p, p in zip(self.module.parameters(), source.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - self.decay)
-        for ema_b, b in zip(self.module.buffers(), source.buffers()):
-            ema_b.copy_(b)
-
-
-class StepBatchSampler(torch.utils.data.Sampler):
-    """Yields ``[(epoch, index), …]`` batches from ``start_step`` on; epoch order = randperm(seed, epoch).
-
-    Each process (rank) takes every ``world``-th item of the epoch order. Infinite."""
-
-    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
-        per_rank = n_items // world
-        if per_rank < batch_size:
-            raise ValueError(f"{n_items} items over {world} process(es) cannot fill a batch of {batch_size}; "
-                             f"lower --batch-size")
-        self.n, self.batch, self.seed = n_items, batch_size, seed
-        self.start, self.rank, self.world = start_step, rank, world
-        self.per_epoch = per_rank // batch_size
-
-    def batch_at(self, step: int) -> list[tuple[int, int]]:
-        epoch, k = divmod(step, self.per_epoch)
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.randperm(self.n, generator=gen)[self.rank::self.world]
-        return [(epoch, int(i)) for i in order[k * self.batch:(k + 1) * self.batch]]
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        step = self.start
-        while True:
-            yield self.batch_at(step)
-            step += 1
-
-    def __len__(self) -> int:  # DataLoader asks; the stream is infinite
-        return 2**62
-
-
-class EpochIndexed(torch.utils.data.Dataset):
-    """Reads ``(epoch, index)`` keys from a seeded :class:`MotionTextDataset` (same item for the same key)."""
-
-    def __init__(self, dataset) -> None:
-        if getattr(dataset, "seed", None) is None:
-            raise ValueError("the training dataset must be built with a seed for resumable data order")
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: tuple[int, int]):
-        epoch, index = key
-        self.dataset.set_epoch(epoch)
-        return self.dataset[index]
 
 
 @dataclass
@@ -170,67 +47,6 @@ class TrainResult:
     wall_s: float
     skipped: dict[str, int] = field(default_factory=dict)
     out_dir: str = ""
-
-
-# --------------------------------------------------------------------------- checkpoints
-@dataclass
-class TrainState:
-    """Everything a checkpoint holds. ``modules`` are saved by name (trainable nets and EMA copies)."""
-
-    modules: dict[str, nn.Module]
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
-    generator: torch.Generator
-    device: torch.device = torch.device("cpu")
-    step: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    losses: dict[str, float] = field(default_factory=dict)   # means of the last log window
-    wall_s: float = 0.0                                       # training time over all runs
-    planned_steps: int | None = None                          # step count planned for a time limit
-
-    def device_rng(self) -> torch.Tensor | None:
-        """RNG state of the accelerator (dropout on GPU draws from it); None on the CPU."""
-        if self.device.type == "cpu":
-            return None
-        return torch.get_device_module(self.device).get_rng_state(self.device)
-
-
-def save_checkpoint(path: Path, state: TrainState, cfg: TrainConfig) -> None:
-    """Atomic write (temp file + rename) so an interruption never leaves a broken checkpoint."""
-    payload = {
-        "modules": {k: m.state_dict() for k, m in state.modules.items()},
-        "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
-        "step": state.step, "skipped": dict(state.skipped), "generator": state.generator.get_state(),
-        "losses": dict(state.losses), "wall_s": state.wall_s,
-        "torch_rng": torch.get_rng_state(), "config": to_dict(cfg),
-        "device_rng": state.device_rng(), "planned_steps": state.planned_steps,
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    (path.parent / "config.json").write_text(json.dumps(to_dict(cfg), indent=1, sort_keys=True))
-
-
-def load_checkpoint(path: Path, state: TrainState) -> None:
-    """Restore ``state`` in place from :func:`save_checkpoint`'s file."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:   # tensors and plain data only
-        raise ValueError(f"checkpoint {path} is unreadable ({exc}); delete it or pass --no-resume") from exc
-    missing = set(state.modules) - set(payload["modules"])
-    if missing:
-        raise ValueError(f"checkpoint {path} lacks modules {sorted(missing)}; it belongs to another stage")
-    for name, module in state.modules.items():
-        module.load_state_dict(payload["modules"][name])
-    state.optimizer.load_state_dict(payload["optimizer"])
-    state.scheduler.load_state_dict(payload["scheduler"])
-    state.step, state.skipped = int(payload["step"]), dict(payload["skipped"])
-    state.losses, state.wall_s = dict(payload.get("losses", {})), float(payload.get("wall_s", 0.0))
-    state.planned_steps = payload.get("planned_steps")
-    state.generator.set_state(payload["generator"])
-    torch.set_rng_state(payload["torch_rng"])
-    if payload.get("device_rng") is not None and state.device.type != "cpu":
-        torch.get_device_module(state.device).set_rng_state(payload["device_rng"], state.device)
 
 
 # --------------------------------------------------------------------------- logging
@@ -274,46 +90,6 @@ def _make_state(cfg: TrainConfig, modules: dict[str, nn.Module], param_groups: l
     state.scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(cfg.warmup_steps, lambda: total_steps(cfg, state)))
     return state
-
-
-def total_steps(cfg: TrainConfig, state: TrainState) -> int:
-    """Where the run ends: ``cfg.steps``, or the count planned for ``cfg.time_limit_min`` (never more)."""
-    if cfg.time_limit_min > 0 and state.planned_steps is not None:
-        return min(cfg.steps, state.planned_steps)
-    return cfg.steps
-
-
-class TimePlanner:
-    """Plans the step count that fits ``cfg.time_limit_min`` (training wall time over all runs) from the
-    speed measured over ``measure`` steps after ``settle`` untimed ones (first steps pay for warm-up), then
-    plans once more a quarter of the way in, from the speed since then (checkpoint saves, slower phases)."""
-
-    def __init__(self, cfg: TrainConfig, state: TrainState, settle: int = 10, measure: int = 40) -> None:
-        self.limit_s = cfg.time_limit_min * 60.0
-        self.active = self.limit_s > 0 and state.planned_steps is None
-        self.mark = state.step + settle
-        self.until = self.mark + measure
-        self.t_mark = 0.0
-        self.rate = 0.0
-        self.plans = 0
-
-    def after_step(self, state: TrainState, cfg: TrainConfig, dist: Dist) -> bool:
-        """Call after each step (every process); True when a plan was made at this step (the same on
-        every process: the smallest one wins)."""
-        if not self.active:
-            return False
-        if state.step == self.mark:
-            self.t_mark = state.wall_s
-        if state.step < self.until:
-            return False
-        self.rate = (state.step - self.mark) / max(state.wall_s - self.t_mark, 1e-9)   # steps per second
-        left = max(self.limit_s - state.wall_s, 0.0)
-        planned = max(state.step + 1, min(cfg.steps, state.step + int(self.rate * left)))
-        state.planned_steps = agreed_min(planned, dist)
-        self.plans += 1
-        self.until = state.step + max((state.planned_steps - state.step) // 4, 1)
-        self.active = self.plans < 2 and self.until < state.planned_steps
-        return True
 
 
 def _update(state: TrainState, out: dict[str, torch.Tensor], params: list[nn.Parameter],

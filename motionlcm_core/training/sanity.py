@@ -18,7 +18,8 @@ from ..models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEnco
 from ..motion import ControlStats, FeatureStats, recover_joints
 from ..sampling import ddim_cfg_sample, lcm_sample
 from ..schedulers import DDIMScheduler, LCMScheduler
-from .stage import frozen, open_text_encoder, teacher_config
+from .stage_weights import frozen, teacher_config
+from .text_table import open_text_encoder
 
 FOOT_JOINTS = (7, 8, 10, 11)
 

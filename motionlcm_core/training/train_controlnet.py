@@ -26,10 +26,12 @@ from ..models import LatentDenoiser, MotionControlNet, TrajectoryEncoder
 from ..motion import CONTROL_JOINTS, ControlStats, compute_control_stats, recover_joints
 from ..sampling import lcm_sample
 from ..schedulers import LCMScheduler, NoiseSchedule
-from .loop import TrainResult, config_record, init_distributed, train
+from .config import ArchConfig
+from .distributed import init_distributed
+from .loop import TrainResult, config_record, train
 from .objectives import ControlLossConfig, controlnet_objective
-from .stage import ArchConfig, StageWeights, TextStageContext, cpu_state, frozen, open_text_stage, warm_start
-from .stage import save_stage, stats_part, with_stage_record
+from .stage_weights import StageWeights, cpu_state, frozen, save_stage, stats_part, warm_start, with_stage_record
+from .text_stage import TextStageContext, open_text_stage
 
 log = logging.getLogger("motionlcm_core.training")
 

@@ -2,7 +2,8 @@
 
 ``python -m motionlcm_core.training teacher --init runs/vae/model.safetensors --out-dir runs/teacher``.
 Writes ``<out_dir>/model.safetensors`` = the init file + ``teacher.*``; its config's ``denoiser`` is the
-LCM student's (teacher = the same without the guidance embedding, see :func:`stage.teacher_config`).
+LCM student's (teacher = the same without the guidance embedding, see
+:func:`~motionlcm_core.training.stage_weights.teacher_config`).
 ``--warm-start FILE`` continues the teacher held in ``FILE`` (e.g. on data prepared another way).
 """
 from __future__ import annotations
@@ -17,10 +18,13 @@ from ..config import DenoiserConfig
 from ..models import LatentDenoiser
 from ..schedulers import NoiseSchedule
 from ..text_encoder import EMBEDDED_NAME
-from .loop import TrainResult, config_record, init_distributed, train
+from .config import ArchConfig
+from .distributed import init_distributed
+from .loop import TrainResult, config_record, train
 from .objectives import mld_objective
-from .stage import ArchConfig, StageWeights, cpu_state, encoder_label, open_text_stage, save_stage, teacher_config, \
-    warm_start, with_stage_record
+from .stage_weights import StageWeights, cpu_state, save_stage, teacher_config, warm_start, with_stage_record
+from .text_stage import open_text_stage
+from .text_table import encoder_label
 
 log = logging.getLogger("motionlcm_core.training")
 

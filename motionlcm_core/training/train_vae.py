@@ -18,10 +18,12 @@ from ..eval.metrics import body_motion
 from ..models import MotionVAE
 from ..models.embeddings import timestep_sinusoid
 from ..motion import FeatureStats, recover_joints
-from .loop import TrainResult, config_record, init_distributed, train
+from .config import ArchConfig
+from .datasets import dataset, feature_stats
+from .distributed import init_distributed
+from .loop import TrainResult, config_record, train
 from .objectives import vae_objective
-from .stage import (ArchConfig, StageWeights, cpu_state, dataset, feature_stats, save_stage, stats_part, warm_start,
-                    with_stage_record)
+from .stage_weights import StageWeights, cpu_state, save_stage, stats_part, warm_start, with_stage_record
 
 log = logging.getLogger("motionlcm_core.training")
 

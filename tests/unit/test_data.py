@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from motionlcm_core.data import (
-    EVAL_DATA_CONFIG, DataConfig, caption_variants, cmu_dataset, cmu_feature_stats, collate_motion, crop_length,
-    humanml3d_dataset, load_cmu_clips, mirror_caption, parse_caption_line,
+    EVAL_DATA_CONFIG, DataConfig, EpochIndexed, caption_variants, cmu_dataset, cmu_feature_stats, collate_motion,
+    crop_length, humanml3d_dataset, load_cmu_clips, mirror_caption, parse_caption_line,
 )
 from motionlcm_core.data.cmu import default_data_dir
 from motionlcm_core.motion import compute_feature_stats, features_from_joints, mirror_joints, recover_joints
@@ -214,6 +214,17 @@ def test_collate_pads_with_mask(messy_dir, cache):
     assert torch.all(batch.feats[b, items[b].length:] == 0) and batch.captions[b] == items[b].caption
     with pytest.raises(ValueError):
         collate_motion([])
+
+
+def test_epoch_indexed_reads_the_same_item_for_the_same_key(messy_dir, cache):
+    ds = cmu_dataset("train", messy_dir, cache_dir=cache, seed=3)
+    keyed = EpochIndexed(ds)
+    first = keyed[(2, 1)]
+    assert keyed[(0, 1)].length > 0 and keyed[(5, 0)].length > 0                # other keys read in between
+    assert len(keyed) == len(ds) and ds.epoch == 5
+    np.testing.assert_array_equal(keyed[(2, 1)].feats, first.feats)     # resumable: a key fixes the item
+    with pytest.raises(ValueError, match="seed"):
+        EpochIndexed(cmu_dataset("train", messy_dir, cache_dir=cache))
 
 
 # --------------------------------------------------------------------------------- HumanML3D folder

@@ -10,16 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from motionlcm_core.data import collate_motion
+from motionlcm_core.data import StepBatchSampler, collate_motion
 from motionlcm_core.io.checkpoints import load_weights
 from motionlcm_core.models import MotionVAE
 from motionlcm_core.motion import ControlStats
 from motionlcm_core.training.cli import parse_config
 from motionlcm_core.training.distill_lcm import DistillLCMConfig
 from motionlcm_core.training.distill_lcm import main as lcd_main
-from motionlcm_core.training.loop import EMA, Dist, StepBatchSampler, TrainConfig, cosine_with_warmup, train
+from motionlcm_core.training.config import TrainConfig
+from motionlcm_core.training.datasets import dataset, feature_stats
+from motionlcm_core.training.distributed import Dist
+from motionlcm_core.training.ema import EMA
+from motionlcm_core.training.loop import train
 from motionlcm_core.training.objectives import control_timesteps, vae_objective
-from motionlcm_core.training.stage import dataset, feature_stats
+from motionlcm_core.training.schedule import cosine_with_warmup
 from motionlcm_core.training.train_controlnet import TrainControlNetConfig, random_hints
 from motionlcm_core.training.train_controlnet import main as controlnet_main
 from motionlcm_core.training.train_denoiser import TrainDenoiserConfig
@@ -296,7 +300,7 @@ def test_self_generated_batches_are_decoded_student_samples(vae_file, tiny_data)
     from motionlcm_core.models import LatentDenoiser
     from motionlcm_core.motion import recover_joints
     from motionlcm_core.schedulers import LCMScheduler
-    from motionlcm_core.training.stage import open_text_stage
+    from motionlcm_core.training.text_stage import open_text_stage
     from motionlcm_core.training.train_controlnet import self_generated
 
     cfg = TrainControlNetConfig(data_dir=str(tiny_data), init=str(vae_file / "model.safetensors"), **TINY)
