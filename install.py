@@ -3,7 +3,8 @@
 
     python install.py demo      # set up, then prompt → animated rigs in a .blend + preview (demo_output/)
     python install.py test      # set up, then run the whole test suite
-    python install.py blender [--blender PATH]   # install the add-on + dependencies into a Blender
+    python install.py blender [--blender PATH] [--torch auto|cpu|cuda|default] [--dry-run]
+                                # install the add-on + dependencies into a Blender
 
 Setting up = a virtual environment in .venv with the pinned packages of requirements.lock and this project
 installed in editable mode. It is skipped when nothing changed since the last run (a stamp file).
@@ -82,16 +83,29 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_blender(args: argparse.Namespace) -> int:
     import shutil
     exe = args.blender or "blender"
-    if not (shutil.which(exe) or Path(exe).is_file()):
+    found = bool(shutil.which(exe) or Path(exe).is_file())
+    if args.dry_run:  # no venv needed: the bpy-free installer modules, without the add-on's bpy __init__
+        import importlib
+        import types
+        if "blender_addon" not in sys.modules:
+            sys.modules["blender_addon"] = types.ModuleType("blender_addon")
+            sys.modules["blender_addon"].__path__ = [str(ROOT / "blender_addon")]
+        install_blender = importlib.import_module("blender_addon.install_blender")
+        try:
+            print(install_blender.describe_plan(Path(exe) if found else None, args.torch))
+        except ValueError as exc:
+            sys.exit(f"cannot plan the install: {exc}")
+        return 0
+    if not found:
         sys.exit(f"Blender not found at '{exe}': pass --blender /path/to/blender (Blender 4.2 LTS, 4.5 LTS or 5.0)")
     py = setup()
     code = ("import sys, json; from pathlib import Path\n"
             "from blender_addon.install_blender import install_into_blender\n"
-            "try:\n    info = install_into_blender(Path(sys.argv[1]))\n"
+            "try:\n    info = install_into_blender(Path(sys.argv[1]), torch=sys.argv[2])\n"
             "except (RuntimeError, ValueError, FileNotFoundError) as exc:\n"
             "    sys.exit(f'could not install into Blender: {exc}')\n"
             "print('installed and enabled the MotionLCM add-on:', json.dumps(info, indent=1))")
-    return subprocess.run([str(py), "-c", code, args.blender or "blender"], cwd=ROOT).returncode
+    return subprocess.run([str(py), "-c", code, exe, args.torch], cwd=ROOT).returncode
 
 
 def main() -> int:
@@ -107,6 +121,11 @@ def main() -> int:
     t.set_defaults(func=cmd_test)
     b = sub.add_parser("blender", help="install the add-on and its dependencies into a Blender 4.2+")
     b.add_argument("--blender", default=None, help="path to the blender executable (default: found on PATH)")
+    b.add_argument("--torch", choices=("auto", "cpu", "cuda", "default"), default="auto",
+                   help="torch build: auto (CUDA wheels for an NVIDIA GPU, PyPI's on macOS, else CPU), cpu, cuda, "
+                        "or default (PyPI's standard wheel)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="print the torch build chosen for this machine and the pip commands; install nothing")
     b.set_defaults(func=cmd_blender)
     args, extra = p.parse_known_args()
     if extra and args.command != "test":

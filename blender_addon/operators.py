@@ -2,13 +2,11 @@
 """Operators: thin wrappers (validate → call a module function → report)."""
 from __future__ import annotations
 
-import sys
-
 import bpy
 from bpy.props import IntProperty, StringProperty
 
 from . import anim_write, body, bone_maps, compat, deps, generation, nla, pins, rig_build
-from .preferences import deps_folder
+from .preferences import install_log_path, start_install
 
 _TIMER_INTERVAL = 0.1
 
@@ -209,28 +207,47 @@ class MOTIONLCM_OT_apply_body_shape(bpy.types.Operator):
 
 
 class MOTIONLCM_OT_install_deps(bpy.types.Operator):
-    """pip-install the Python dependencies into the add-on's own folder (needs online access)"""
+    """pip-install the Python dependencies into the add-on's own folder, in the background (needs online access)"""
     bl_idname, bl_label = "motionlcm.install_deps", "Install dependencies"
 
     def execute(self, context):
-        target = deps_folder()
         try:
-            proc = deps.install(sys.executable, target, online_access=bpy.app.online_access)
+            job = start_install(context)
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if proc.returncode != 0:
-            self.report({"ERROR"}, f"pip failed: {proc.stderr[-300:]}")
-            return {"CANCELLED"}
-        deps.add_to_path(target)
-        self.report({"INFO"}, f"dependencies installed into {target}; restart Blender if imports still fail")
+        self.report({"INFO"}, f"installing the dependencies in the background; log: {job.log_path}")
         return {"FINISHED"}
+
+
+class MOTIONLCM_OT_cancel_install_deps(bpy.types.Operator):
+    """Stop the running dependency install (its folder is left as pip left it)"""
+    bl_idname, bl_label = "motionlcm.cancel_install_deps", "Cancel install"
+
+    def execute(self, context):
+        job = deps.current_install()
+        if job is None or not job.cancel():
+            self.report({"INFO"}, "no dependency install is running")
+        return {"FINISHED"}
+
+
+class MOTIONLCM_OT_open_install_log(bpy.types.Operator):
+    """Open the log of the last dependency install"""
+    bl_idname, bl_label = "motionlcm.open_install_log", "Open install log"
+
+    def execute(self, context):
+        path = install_log_path()
+        if not path.is_file():
+            self.report({"ERROR"}, f"no install log yet at {path}; press Install dependencies first")
+            return {"CANCELLED"}
+        return bpy.ops.wm.path_open(filepath=str(path))
 
 
 classes = (MOTIONLCM_OT_generate, MOTIONLCM_OT_regenerate, MOTIONLCM_OT_cancel, MOTIONLCM_OT_history_back,
            MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins, MOTIONLCM_OT_detect_bone_map,
            MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig, MOTIONLCM_OT_add_smpl_body,
-           MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps)
+           MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps, MOTIONLCM_OT_cancel_install_deps,
+           MOTIONLCM_OT_open_install_log)
 
 
 def register() -> None:
