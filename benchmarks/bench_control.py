@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 
-from motionlcm_core import Control, MotionLCMPipeline
+from motionlcm_core import Control, MotionLCMPipeline, PinPassConfig
+from motionlcm_core.control import ExactConfig
+from motionlcm_core.control.passes import RefineConfig
 from motionlcm_core.config import v2_config
 from motionlcm_core.data import EVAL_DATA_CONFIG, cmu_dataset
 from motionlcm_core.eval.control_metrics import control_errors
@@ -33,6 +35,12 @@ from motionlcm_core.retarget import cleanup_feet
 
 VARIANTS = {"controlnet": dict(refine=False, exact=False), "+refine": dict(refine=True, exact=False),
             "+exact": dict(refine=True, exact=True)}
+
+
+def passes(refine: bool, exact: bool, refine_steps: int) -> PinPassConfig:
+    """The pin passes of one variant, refinement with ``refine_steps`` steps."""
+    return PinPassConfig(refine=RefineConfig(steps=refine_steps) if refine else None,
+                         exact=ExactConfig() if exact else None)
 
 
 def load_pipeline(model: str, device: str) -> MotionLCMPipeline:
@@ -65,7 +73,8 @@ def run_variant(pipe, eval_set, targets, mask, kwargs: dict, batch: int, seed: i
         sl = slice(start, min(start + batch, len(eval_set)))
         n = max(eval_set.lengths[sl])
         r = pipe.generate(eval_set.captions[sl], lengths=eval_set.lengths[sl], seed=seed + start,
-                          control=Control(targets[sl, :n].copy(), mask[sl, :n].copy()), refine_steps=steps, **kwargs)
+                          control=Control(targets[sl, :n].copy(), mask[sl, :n].copy()),
+                          passes=passes(**kwargs, refine_steps=steps))
         out.extend(r.joints[b, :k] for b, k in enumerate(r.lengths))
     return out
 
@@ -93,7 +102,7 @@ def latency(pipe, kwargs: dict, runs: int, steps: int | None) -> dict:
     mask[[40, 120], 21] = True
     pos[[40, 120], 21] = pos[[40, 120], 0] + [-0.3, 0.4, 0.2]
     call = lambda: pipe.generate("a person walks forward and waves", lengths=196, seed=0,  # noqa: E731
-                                 control=Control(pos, mask), refine_steps=steps, **kwargs)
+                                 control=Control(pos, mask), passes=passes(**kwargs, refine_steps=steps))
     call()
     totals, stages = [], {}
     for _ in range(runs):

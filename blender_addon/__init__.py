@@ -11,6 +11,19 @@ bl_info = {
     "category": "Animation",
 }
 
+
+def _bundled_core_on_path() -> None:
+    """An installed extension zip bundles ``motionlcm_core`` next to this file: make it importable before the
+    add-on's modules import its numpy parts at their top (torch is imported only when generating)."""
+    import sys
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    if (here / "motionlcm_core").is_dir() and str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+
+
+_bundled_core_on_path()
+
 from . import operators, panels, pin_draw, preferences, properties  # noqa: E402
 
 _modules = (preferences, properties, operators, panels, pin_draw)

@@ -2,7 +2,7 @@
 """"Add SMPL body": the user's licensed SMPL / SMPL-H / SMPL-X model → a shaped SMPL-22 armature and a mesh
 skinned to it (Armature modifier + one vertex group per bone); "Apply shape" re-shapes both in place.
 
-Frames: model frame (Y up, facing +Z) → Blender (Z up, facing -Y) with ``smpl_rest.to_blender``; the lowest
+Frames: model frame (Y up, facing +Z) → Blender (Z up, facing -Y) with ``model_to_armature``; the lowest
 vertex of the shaped body stands on z = 0. The mesh object is parented to the armature with an identity
 parent inverse, so mesh space = armature space. Objects made here carry :data:`BODY_KEY` (armature → its
 mesh); Apply shape refuses anything without it, so it never touches objects it did not create.
@@ -14,7 +14,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import rig_build, smpl_rest
+from motionlcm_core.retarget.body_model import body22_weights, load_body_model, shape_rest
+from motionlcm_core.retarget.inverse import model_to_armature
+
+from . import rig_build
 from .preferences import get_prefs
 
 BODY_KEY = "motionlcm_body_mesh"
@@ -60,7 +63,6 @@ def context_model_file(context: bpy.types.Context) -> Path | None:
 
 def load_model(path: Path):
     """Load (and cache, keyed on path and mtime) a body model; ``ValueError`` with the fix on failure."""
-    from motionlcm_core.retarget.body_model import load_body_model
     if not path.is_file():
         raise ValueError(f"SMPL model file not found: {path}. {MISSING_MODEL_HELP}")
     key = (str(path.resolve()), path.stat().st_mtime)
@@ -75,14 +77,14 @@ def add_body(context: bpy.types.Context, path: Path | None, betas) -> tuple[bpy.
 
     Everything is validated (file, fields, shapes) before the first datablock is created.
     """
-    from motionlcm_core.retarget.body_model import body22_weights, shape_rest
     if path is None:
         raise ValueError(MISSING_MODEL_HELP)
     model = load_model(path)
     rest = shape_rest(model, np.asarray(betas, dtype=np.float64))
     weights = body22_weights(model)
     arm = rig_build.create_smpl_armature(context.collection, "SMPL_Body", rest.joints)
-    mesh_ob = _create_mesh(context.collection, "SMPL_Body_mesh", smpl_rest.to_blender(rest.vertices), model.faces)
+    verts = model_to_armature(rest.vertices, 1.0)
+    mesh_ob = _create_mesh(context.collection, "SMPL_Body_mesh", verts, model.faces)
     _skin(mesh_ob, arm, weights)
     arm[BODY_KEY] = mesh_ob
     arm[FILE_KEY] = str(path)
@@ -131,11 +133,10 @@ def apply_shape(context: bpy.types.Context, arm: bpy.types.Object, betas) -> Non
 
     The armature's animation (action, slot, NLA) is not touched, so the motion plays on the new shape.
     """
-    from motionlcm_core.retarget.body_model import shape_rest
     mesh_ob = body_mesh(arm)
     model = load_model(Path(arm[FILE_KEY]))
     rest = shape_rest(model, np.asarray(betas, dtype=np.float64))
-    verts = smpl_rest.to_blender(rest.vertices)
+    verts = model_to_armature(rest.vertices, 1.0)
     if len(mesh_ob.data.vertices) != len(verts):
         raise ValueError(f"{mesh_ob.name!r} no longer has the model's {len(verts)} vertices; add a new body")
     heads, tails = rig_build.smpl_bone_table(rest.joints)

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import bpy
 
+from motionlcm_core.motion import skeleton
+from motionlcm_core.retarget.mapping import BoneMap
+from motionlcm_core.retarget.rig import Rig
+
 from . import rig_build
 
-SMPL_JOINTS: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck",
-    "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-)
+SMPL_JOINTS: tuple[str, ...] = tuple(skeleton.JOINT_NAMES)
 #: Joints a pin can control (ControlNet joints): pelvis, feet, head, wrists.
-CONTROL_JOINTS: tuple[str, ...] = ("pelvis", "left_foot", "right_foot", "head", "left_wrist", "right_wrist")
+CONTROL_JOINTS: tuple[str, ...] = tuple(skeleton.JOINT_NAMES[j] for j in skeleton.CONTROL_JOINTS)
 
 
-def rig_from_armature(ob: bpy.types.Object) -> object:
+def rig_from_armature(ob: bpy.types.Object) -> Rig:
     """``retarget.Rig`` built from the armature's rest bones (armature space)."""
-    from motionlcm_core.retarget.rig import Rig
     d = rig_build.armature_rest_data(ob)
     return Rig(names=d["names"], parents=d["parents"], rest_matrices=d["rest_matrices"], lengths=d["lengths"])
 
 
-def to_dict(bone_map: object) -> dict[str, str]:
+def to_dict(bone_map: BoneMap) -> dict[str, str]:
     """SMPL joint → bone name for the mapped joints of a ``BoneMap``."""
     return {j: b for j, b in dict(bone_map.bones).items() if b}
 
 
-def from_dict(mapping: dict[str, str]) -> object:
+def from_dict(mapping: dict[str, str]) -> BoneMap:
     """``BoneMap`` from SMPL joint → bone name (empty names are unmapped)."""
-    from motionlcm_core.retarget.mapping import BoneMap
     return BoneMap(bones={j: b for j, b in mapping.items() if b})
 
 
@@ -51,7 +48,6 @@ def fill_panel(props: object, mapping: dict[str, str], rig_name: str) -> None:
 def ensure_panel_map(props: object, ob: bpy.types.Object) -> dict[str, str]:
     """The panel map for ``ob``, auto-detected when missing or made for another armature."""
     if props.bone_map_rig != ob.name or len(props.bone_map) == 0:
-        from motionlcm_core.retarget.mapping import BoneMap
         fill_panel(props, to_dict(BoneMap.detect(rig_from_armature(ob))), ob.name)
     return panel_dict(props)
 

@@ -3,17 +3,18 @@
 
 The evaluated heads of the mapped bones at the current frame go through the retarget inverse
 (``rig_positions_to_joints``) to SMPL joints; ``continue_from_pose`` turns them into pins on the new clip's
-frame 0 in a model frame facing +Z, and ``to_source`` puts the generated joints back where the rig stands.
+frame 0 in a model frame facing +Z, and ``to_source`` puts the generated joints back where the rig stands
+(``motionlcm_core.control.continuation``; this module only reads the armature).
 """
 from __future__ import annotations
 
 import bpy
 import numpy as np
 
-from . import anim_write, bone_maps, compat
+from motionlcm_core.control.continuation import PoseContinuation, continue_from_pose
+from motionlcm_core.retarget.inverse import rig_positions_to_joints
 
-#: Model frames (20 fps) over which the rig's own proportions fade into the new clip.
-BLEND_FRAMES = 12
+from . import anim_write, bone_maps, compat
 
 
 def has_previous(ob: bpy.types.Object, frame: int) -> bool:
@@ -37,38 +38,12 @@ def current_pose(ob: bpy.types.Object, mapping: dict[str, str]) -> dict[str, lis
 def previous_joints(ob: bpy.types.Object, mapping: dict[str, str],
                     heads: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:
     """SMPL joints ``[22, 3]`` (rig's model frame, metres) of the bone ``heads`` and their mask ``[22]``."""
-    from motionlcm_core.retarget.inverse import rig_positions_to_joints
     rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
     return rig_positions_to_joints({b: np.array(p) for b, p in heads.items()}, rig, bm)
 
 
-def plan(ob: bpy.types.Object, mapping: dict[str, str], heads: dict[str, list[float]], num_frames: int) -> object:
+def plan(ob: bpy.types.Object, mapping: dict[str, str], heads: dict[str, list[float]],
+         num_frames: int) -> PoseContinuation:
     """``PoseContinuation`` pinning frame 0 of a ``num_frames`` clip to the mapped joints of ``heads``."""
-    from motionlcm_core.exact import continue_from_pose
     joints, mask = previous_joints(ob, mapping, heads)
     return continue_from_pose(joints, num_frames, joints=tuple(int(j) for j in np.flatnonzero(mask)))
-
-
-def blend_from(joints: np.ndarray, previous: tuple[np.ndarray, np.ndarray], window: int = BLEND_FRAMES) -> np.ndarray:
-    """Joints ``[T, 22, 3]`` whose frame 0 equals the previous pose's mapped joints, the difference fading
-    out over ``window`` frames (smoothstep). The model meets frame 0 with its own bone lengths; this makes
-    the rig's own proportions exact there (retarget copies directions, so lengths are never stretched)."""
-    from motionlcm_core.exact import displacement_field
-    prev, mask = np.asarray(previous[0], np.float64), np.asarray(previous[1], bool)
-    out = np.array(joints, dtype=np.float64)
-    sel = np.flatnonzero(mask)
-    offset = (prev[sel] - out[0, sel]).reshape(1, -1)
-    field = displacement_field(np.array([0]), offset, len(out), window)
-    out[:, sel] += field.reshape(len(out), len(sel), 3)
-    return out
-
-
-def merge_control(cont: object, pins: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The continuation's frame-0 pins plus the user's pins (rig model frame → continuation frame)."""
-    positions = np.array(cont.control.positions, dtype=np.float32)
-    mask = np.array(cont.control.mask, dtype=bool)
-    if pins is not None:
-        sel = np.asarray(pins[1], bool)
-        moved = (np.asarray(pins[0], np.float64) - cont.translation) @ cont.rotation.T
-        positions[sel], mask = moved[sel], mask | sel
-    return positions, mask

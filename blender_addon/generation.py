@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Main-thread side of a generation: validate → start the job → apply its result to the rig.
+"""Main-thread side of a generation: panel → ``Recipe`` → job; its result goes to ``apply.apply_result``.
 
 ``pump()`` is what the ``bpy.app.timers`` callback runs; tests call it directly (timers never fire
-headless). The armature is found again by ``session_uid``, so deleting it mid-job is detected.
+headless). The armature is found again by ``session_uid``, so deleting it mid-job is detected. All maths
+is in the core: this module reads the panel and the rig.
 """
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ import time
 from dataclasses import dataclass
 
 import bpy
-import numpy as np
 
-from . import anim_write, bone_maps, compat, continuation, pins, resample
-from .jobs import GenerationJob, GenerationRequest
+from motionlcm_core.control.exact import ExactConfig
+from motionlcm_core.control.passes import PinPassConfig, RefineConfig
+from motionlcm_core.motion.skeleton import FPS
+from motionlcm_core.recipe import Pin, Recipe
+from motionlcm_core.retarget.feet import FootCleanupConfig
+from motionlcm_core.retarget.inverse import pin_targets
+
+from . import anim_write, bone_maps, continuation, pins
+from .apply import ApplyPlan, apply_result, pin_note, scene_fps
+from .jobs import GenerationJob
 from .model_cache import ModelSpec
 from .preferences import get_prefs
 
@@ -27,8 +35,8 @@ class ActiveJob:
     target_name: str
     mode: str
     action_name: str
-    recipe: dict
-    settings: dict
+    recipe: Recipe
+    plan: ApplyPlan
     started: float
 
 
@@ -62,12 +70,21 @@ def check_target(ob: bpy.types.Object | None) -> bpy.types.Object:
     return ob
 
 
-def _recipe(props: object, spec: ModelSpec, seed: int, pin_list: list[dict]) -> dict:
-    return {"prompt": props.prompt.strip(), "seed": seed, "num_steps": int(props.num_steps),
-            "guidance": props.guidance if props.use_guidance else None, "model": spec.label(),
-            "seconds": props.seconds, "variations": props.variations, "root_motion": props.root_motion,
-            "foot_cleanup": props.foot_cleanup, "pins": pin_list, "refine": props.refine_pins,
-            "refine_steps": props.refine_steps, "refine_strength": props.refine_strength, "exact": props.exact_pins}
+def panel_passes(props: object) -> PinPassConfig:
+    """The pin passes the panel asks for (refine, exact, foot clean-up; the rest at their defaults)."""
+    refine = RefineConfig(steps=int(props.refine_steps), lr=float(props.refine_strength))
+    return PinPassConfig(refine=refine if props.refine_pins else None,
+                         exact=ExactConfig() if props.exact_pins else None,
+                         foot_cleanup=FootCleanupConfig() if props.foot_cleanup else None)
+
+
+def panel_recipe(props: object, spec: ModelSpec, start_frame: int, heads: dict | None) -> Recipe:
+    """The panel's settings as one frozen :class:`Recipe` (raises ``ValueError`` on bad input)."""
+    return Recipe(prompt=props.prompt, seed=int(props.seed), num_steps=int(props.num_steps),
+                  guidance=props.guidance if props.use_guidance else None, seconds=float(props.seconds),
+                  variations=int(props.variations), model=spec.label(), root_motion=props.root_motion,
+                  pins=pins.recipe_pins(props), passes=panel_passes(props), start_frame=int(start_frame),
+                  continue_from=heads)
 
 
 def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJob:
@@ -87,24 +104,18 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     if mode == "regenerate" and not props.lock_seed:
         props.seed = (props.seed + 1) % (2 ** 31)
     start_frame, heads = _clip_start(context, props, ob, mapping, mode)
-    pin_list, control = pins.control_from_pins(context, props, ob, mapping, start_frame)
-    cont = None
+    recipe = panel_recipe(props, spec, start_frame, heads)
+    rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
+    control = (pin_targets(recipe.pins, rig, bm, recipe.num_frames, start_frame=start_frame,
+                           scene_fps=scene_fps(context.scene), fps=FPS) if recipe.pins else None)
+    plan = ApplyPlan(mapping)
     if heads:
-        cont = continuation.plan(ob, mapping, heads, int(round(props.seconds * pins.MODEL_FPS)))
-        control = continuation.merge_control(cont, control)
-    recipe = dict(_recipe(props, spec, props.seed, pin_list), start_frame=start_frame, continue_from=heads)
-    request = GenerationRequest(prompts=(recipe["prompt"],) * props.variations, seconds=props.seconds,
-                                num_steps=recipe["num_steps"], guidance=recipe["guidance"], seed=props.seed,
-                                model=spec, control_positions=control[0] if control else None,
-                                control_mask=control[1] if control else None, refine=recipe["refine"],
-                                refine_steps=recipe["refine_steps"], refine_strength=recipe["refine_strength"],
-                                exact=recipe["exact"])
-    job = GenerationJob(request, loader) if loader else GenerationJob(request)
-    settings = {"mapping": mapping, "root_motion": props.root_motion, "foot_cleanup": props.foot_cleanup,
-                "start_frame": start_frame, "continuation": cont, "pins": pin_list + _frame0_pins(heads, mapping,
-                                                                                                start_frame),
-                "previous_joints": continuation.previous_joints(ob, mapping, heads) if heads else None}
-    _active = ActiveJob(job, ob.session_uid, ob.name, mode, action_name, recipe, settings, time.perf_counter())
+        cont = continuation.plan(ob, mapping, heads, recipe.num_frames)
+        control = cont.merged(control)
+        plan = ApplyPlan(mapping, cont, continuation.previous_joints(ob, mapping, heads),
+                         _frame0_pins(heads, mapping, start_frame))
+    job = GenerationJob(recipe, spec, control, loader) if loader else GenerationJob(recipe, spec, control)
+    _active = ActiveJob(job, ob.session_uid, ob.name, mode, action_name, recipe, plan, time.perf_counter())
     props.running, props.job_progress, props.job_stage, props.status = True, 0.0, "starting", ""
     job.start()
     return _active
@@ -125,12 +136,10 @@ def _clip_start(context: bpy.types.Context, props: object, ob: bpy.types.Object,
     return scene.frame_start, None
 
 
-def _frame0_pins(heads: dict | None, mapping: dict[str, str], start_frame: int) -> list[dict]:
+def _frame0_pins(heads: dict, mapping: dict[str, str], start_frame: int) -> tuple[Pin, ...]:
     """IK pins that hold the continued pose's hips, head, hands and feet on the clip's first frame."""
-    if not heads:
-        return []
-    return [{"bone": mapping[j], "joint": j, "frame": start_frame, "position": heads[mapping[j]]}
-            for j in bone_maps.CONTROL_JOINTS if mapping.get(j) in heads]
+    return tuple(Pin(mapping[j], j, start_frame, tuple(heads[mapping[j]]))
+                 for j in bone_maps.CONTROL_JOINTS if mapping.get(j) in heads)
 
 
 def _regenerate_target(ob: bpy.types.Object) -> bpy.types.Action:
@@ -188,107 +197,9 @@ def _finish(context: bpy.types.Context, props: object, done: ActiveJob) -> None:
                         "Pick an armature and generate again")
         return
     t0 = time.perf_counter()
-    names = apply_result(context, ob, res, settings=done.settings, recipe=done.recipe, mode=done.mode,
-                         action_name=done.action_name)
+    names = apply_result(context, ob, res, done.recipe, done.plan, mode=done.mode, action_name=done.action_name)
     res.timings["apply"] = time.perf_counter() - t0
     props.last_time = time.perf_counter() - done.started
     notes = " ".join([*res.messages, pin_note(anim_write.get_recipe(bpy.data.actions[names[0]]))])
     props.status = f"{names[0]}: {props.last_time:.2f} s on {res.device}. {notes}".strip()
     anim_write.push_undo("MotionLCM generate")
-
-
-PIN_TOLERANCE_M = 0.01
-
-
-def pin_note(recipe: dict) -> str:
-    """A status note when a pin was left more than 1 cm off (out of the rig's reach), else ""."""
-    residual = float(recipe.get("pin_residual_m") or 0.0)
-    if residual <= PIN_TOLERANCE_M:
-        return ""
-    return (f"A pin is out of reach: {100 * residual:.0f} cm left (move it closer to the body, or pin the hips "
-            "nearer to it).")
-
-
-def anim_for_sample(ob: bpy.types.Object, joints: np.ndarray, settings: dict, scene_fps: float,
-                    src_fps: float) -> tuple[np.ndarray, dict, str, np.ndarray, float]:
-    """Retarget one sample ``joints [T, 22, 3]``, resample to the scene fps, then meet the pins by IK.
-
-    ``settings["pins"]`` (recipe entries, armature space, scene frames from ``settings["start_frame"]``)
-    are met on the rig at their scene frames (``ik.solve_pins``), with the retarget's in-place shift.
-    Returns (frame offsets [F] from the clip start, rotations {bone: [F, 4]}, root bone, root location
-    [F, 3], largest pin residual in metres).
-    """
-    from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH
-    from motionlcm_core.retarget.transfer import retarget
-    rig = bone_maps.rig_from_armature(ob)
-    # the reference leg length is also what rig_positions_to_joints uses for pins: same scale both ways
-    bm = bone_maps.from_dict(settings["mapping"])
-    anim = retarget(joints, rig, bm, root_motion=settings["root_motion"],
-                    foot_cleanup=settings["foot_cleanup"], smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
-    pos = resample.sample_positions(len(joints), src_fps, scene_fps)
-    rots = {b: resample.resample_quats(q, pos) for b, q in anim.rotations.items()}
-    root = resample.resample_linear(anim.root_translation, pos)
-    offsets = np.arange(len(pos), dtype=np.float64)
-    residual = 0.0
-    if settings.get("pins"):
-        rots, root, residual = _pin_ik(rig, bm, anim, rots, root, settings, joints, pos, scene_fps)
-    return offsets, rots, anim.root_bone, root, residual
-
-
-def _pin_ik(rig: object, bm: object, anim: object, rots: dict, root: np.ndarray, settings: dict,
-            joints: np.ndarray, pos: np.ndarray, fps: float) -> tuple[dict, np.ndarray, float]:
-    """Scene-rate rotations and root after pin IK, and the largest residual (metres)."""
-    from motionlcm_core.retarget.ik import solve_pins
-    from motionlcm_core.retarget.inverse import model_to_armature
-    from motionlcm_core.retarget.rig import RigAnimation
-    targets, mask = pins.rig_targets(settings["pins"], settings.get("start_frame", 0), len(root))
-    if settings["root_motion"] == "in_place":
-        travel = model_to_armature(joints[:, 0], anim.scale)[:, :2]
-        targets[..., :2] -= resample.resample_linear(travel - travel[:1], pos)[:, None]
-    out = solve_pins(rig, bm, RigAnimation(anim.root_bone, root, rots, anim.scale, fps), targets, mask)
-    return out.rotations, out.root_translation, out.max_residual / anim.scale
-
-
-def scene_fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
-
-
-def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: object, *, settings: dict, recipe: dict,
-                 mode: str = "new", action_name: str = "") -> list[str]:
-    """Write every variation of ``res`` (a ``GenerationResult``) as keys; the first goes on ``ob``.
-
-    settings: ``mapping`` (joint → bone), ``root_motion``, ``foot_cleanup``. mode "regenerate" rewrites
-    the keys of the action ``action_name`` in place (its previous keys go to the history).
-    Returns the action names.
-    """
-    scene = context.scene
-    start_frame = float(settings.get("start_frame", scene.frame_start))
-    cont = settings.get("continuation")
-    names = []
-    for i in range(res.joints.shape[0]):
-        joints = res.joints[i, : res.lengths[i]]
-        if cont is not None:
-            joints = continuation.blend_from(cont.to_source(joints), settings["previous_joints"])
-        offsets, rots, root_bone, root, residual = anim_for_sample(ob, joints, settings, scene_fps(scene), res.fps)
-        sample_recipe = dict(recipe, variation=i, timings=res.timings, pin_residual_m=residual)
-        if i == 0 and mode == "regenerate":
-            action = bpy.data.actions[action_name]
-            slot = compat.object_slot(action, ob)
-            anim_write.push_history(action, slot)
-            anim_write.set_recipe(action, sample_recipe)
-        else:
-            label = recipe["prompt"][:40] + (f" v{i + 1}" if res.joints.shape[0] > 1 else "")
-            action, slot = anim_write.create_action(ob, f"MotionLCM: {label}", sample_recipe)
-            action.use_fake_user = i > 0
-        anim_write.write_pose_keys(ob, action, slot, start_frame + offsets, rots, root_bone, root)
-        if i == 0:
-            compat.assign_action(ob, action, slot)
-        names.append(action.name)
-    _remember_variations(scene.motionlcm, names)
-    return names
-
-
-def _remember_variations(props: object, names: list[str]) -> None:
-    props.variation_actions.clear()
-    for n in names:
-        props.variation_actions.add().name = n

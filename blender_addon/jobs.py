@@ -14,39 +14,16 @@ from typing import Callable
 
 import numpy as np
 
+from motionlcm_core.control.targets import Control
+from motionlcm_core.recipe import Recipe
+
 from .model_cache import ModelSpec, load_pipeline
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What to generate. prompts: one per variation; seconds: clip length; control: optional
-    (positions [T, 22, 3] model frame metres @ 20 fps, mask [T, 22] bool)."""
-
-    prompts: tuple[str, ...]
-    seconds: float
-    num_steps: int = 1
-    guidance: float | None = None
-    seed: int = 0
-    model: ModelSpec = field(default_factory=ModelSpec)
-    control_positions: np.ndarray | None = None
-    control_mask: np.ndarray | None = None
-    refine: bool | None = None           # passes that meet pins (used only with control); None: the
-    refine_steps: int | None = None      # pipeline's defaults (motionlcm_core.refine.RefineConfig)
-    refine_strength: float | None = None
-    exact: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.prompts or any(not p.strip() for p in self.prompts):
-            raise ValueError("the prompt is empty; describe the motion, e.g. 'a person walks forward and waves'")
-        if self.num_steps not in (1, 2, 4):
-            raise ValueError(f"steps must be 1, 2 or 4, got {self.num_steps}")
-        if (self.control_positions is None) != (self.control_mask is None):
-            raise ValueError("control needs both positions and mask")
 
 
 @dataclass
 class GenerationResult:
-    """Worker output. joints: float32 [B, T, 22, 3] (model frame, metres); fps: model rate (20)."""
+    """Worker output. joints: float32 [B, T, 22, 3] (model frame, metres); fps: model rate (20); report: what
+    the pipeline says it ran (``MotionResult.report``)."""
 
     joints: np.ndarray
     lengths: list[int]
@@ -55,14 +32,18 @@ class GenerationResult:
     device: str
     model: str
     messages: list[str]
-    settings: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
 
 
 class GenerationJob:
-    """One generation on a daemon thread. States: running → done | failed | cancelled."""
+    """One generation of ``recipe`` with the model ``model`` on a daemon thread; ``control``: optional
+    (positions [T, 22, 3] model frame metres @ 20 fps, mask [T, 22] bool) from the pins.
+    States: running → done | failed | cancelled."""
 
-    def __init__(self, request: GenerationRequest, loader: Callable[[ModelSpec], object] = load_pipeline):
-        self.request, self._loader = request, loader
+    def __init__(self, recipe: Recipe, model: ModelSpec = ModelSpec(),
+                 control: tuple[np.ndarray, np.ndarray] | None = None,
+                 loader: Callable[[ModelSpec], object] = load_pipeline):
+        self.recipe, self.model, self.control, self._loader = recipe, model, control, loader
         self._events: queue.Queue = queue.Queue()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="motionlcm-generate", daemon=True)
@@ -119,12 +100,12 @@ class GenerationJob:
             self._emit("failed", f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc))
 
     def _run_stages(self) -> None:
-        req, t0 = self.request, time.perf_counter()
+        t0 = time.perf_counter()
         self._emit("progress", (0.05, "loading model"))
-        pipe = self._loader(req.model)
+        pipe = self._loader(self.model)
         if self._cancelled():
             return
-        if req.control_positions is not None and not getattr(pipe, "has_controlnet", False):
+        if self.control is not None and not getattr(pipe, "has_controlnet", False):
             raise ValueError("pins need a control model (a checkpoint with a ControlNet); "
                              "clear the pins or pick a control model")
         t_load = time.perf_counter() - t0
@@ -134,8 +115,8 @@ class GenerationJob:
             return
         timings = {"load_model": t_load, **{k: float(v) for k, v in dict(res.timings).items()}}
         self._emit("done", GenerationResult(np.asarray(res.joints, dtype=np.float32), list(res.lengths),
-                                            float(res.fps), timings, _device_label(pipe), req.model.label(),
-                                            list(self._worker_messages), dict(getattr(res, "settings", {}))))
+                                            float(res.fps), timings, _device_label(pipe), self.model.label(),
+                                            list(self._worker_messages), dict(getattr(res, "report", {}))))
 
     def _generate_with_fallback(self, pipe: object) -> tuple[object, object]:
         """Generate; on GPU out-of-memory, reload on the CPU and generate there (and say so)."""
@@ -154,23 +135,18 @@ class GenerationJob:
             self._worker_messages.append(msg)
             self._emit("message", msg)
             self._emit("progress", (0.5, "generating on CPU"))
-            cpu = self._loader(replace(self.request.model, device="cpu"))
+            cpu = self._loader(replace(self.model, device="cpu"))
             return cpu, self._generate(cpu)
 
     def _generate(self, pipe: object) -> object:
-        import torch
-        from motionlcm_core import Control
-        req = self.request
+        r = self.recipe
         control = None
-        if req.control_positions is not None:
-            b = len(req.prompts)
-            pos = np.broadcast_to(req.control_positions, (b, *req.control_positions.shape)).copy()
-            mask = np.broadcast_to(req.control_mask, (b, *req.control_mask.shape)).copy()
-            control = Control(positions=torch.as_tensor(pos, dtype=torch.float32), mask=torch.as_tensor(mask))
-        passes = {} if control is None else dict(refine=req.refine, refine_steps=req.refine_steps,
-                                                  refine_strength=req.refine_strength, exact=req.exact)
-        return pipe.generate(list(req.prompts), seconds=req.seconds, num_steps=req.num_steps,
-                             guidance_scale=req.guidance, seed=req.seed, control=control, **passes)
+        if self.control is not None:
+            shape = (r.variations, *np.shape(self.control[0]))
+            control = Control(np.broadcast_to(self.control[0], shape).astype(np.float32),
+                              np.broadcast_to(self.control[1], shape[:-1]).copy())
+        return pipe.generate([r.prompt] * r.variations, seconds=r.seconds, num_steps=r.num_steps,
+                             guidance_scale=r.guidance, seed=r.seed, control=control, passes=r.passes)
 
 
 def _device_label(pipe: object) -> str:

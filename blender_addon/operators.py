@@ -5,6 +5,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import IntProperty, StringProperty
 
+from motionlcm_core.retarget.mapping import BoneMap
+
 from . import anim_write, body, bone_maps, compat, deps, generation, nla, pins, rig_build
 from .preferences import install_log_path, start_install
 
@@ -130,7 +132,6 @@ class MOTIONLCM_OT_detect_bone_map(bpy.types.Operator):
     preset: StringProperty(default="")
 
     def execute(self, context):
-        from motionlcm_core.retarget.mapping import BoneMap
         props = context.scene.motionlcm
         try:
             ob = generation.check_target(props.target)
@@ -148,7 +149,6 @@ class MOTIONLCM_OT_save_bone_map(bpy.types.Operator):
     load: bpy.props.BoolProperty(default=False)
 
     def execute(self, context):
-        from motionlcm_core.retarget.mapping import BoneMap
         props = context.scene.motionlcm
         path = bpy.path.abspath(props.bone_map_file)
         try:

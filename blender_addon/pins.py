@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pins: posed/keyed controllable bones at frames → control targets for the ControlNet.
+"""Pins: posed/keyed controllable bones at frames, stored in the panel and handed to the recipe.
 
-A pin stores the bone head in armature space at a scene frame; at generation time the retarget
-inverse (``rig_positions_to_joints``) turns it into model-frame joint targets at 20 fps.
+A pin stores the bone head in armature space at a scene frame; at generation time the core turns it into
+model-frame targets (``retarget.inverse.pin_targets``) for the ControlNet and for the rig's pin IK.
 """
 from __future__ import annotations
 
 import bpy
 import numpy as np
 
-from . import bone_maps, compat
+from motionlcm_core.recipe import Pin
 
-MODEL_FPS = 20.0
+from . import bone_maps, compat
 
 
 def controllable_bones(ob: bpy.types.Object, mapping: dict[str, str]) -> dict[str, str]:
@@ -65,51 +65,6 @@ def pin_keyed(context: bpy.types.Context, props: object, ob: bpy.types.Object, m
     return count
 
 
-def model_frame(frame: int, frame_start: int, scene_fps: float) -> int:
-    """Model frame index (20 fps) of a scene frame relative to the clip start."""
-    return int(round((frame - frame_start) / scene_fps * MODEL_FPS))
-
-
-def control_from_pins(context: bpy.types.Context, props: object, ob: bpy.types.Object, mapping: dict[str, str],
-                      start_frame: int | None = None) -> tuple[list[dict], tuple[np.ndarray, np.ndarray] | None]:
-    """Recipe entries and ``(positions [T, 22, 3], mask [T, 22])`` for the pins, or ``None`` without pins.
-
-    ``start_frame``: scene frame of the clip's first frame (default: the scene start)."""
-    pin_list = [{"bone": p.bone, "joint": p.joint, "frame": p.frame, "position": list(p.position)}
-                for p in props.pins]
-    if not pin_list:
-        return pin_list, None
-    from motionlcm_core.retarget.inverse import rig_positions_to_joints
-    scene = context.scene
-    fps = scene.render.fps / scene.render.fps_base
-    n = int(round(props.seconds * MODEL_FPS))
-    positions, mask = np.zeros((n, 22, 3), np.float32), np.zeros((n, 22), bool)
-    rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
-    start = scene.frame_start if start_frame is None else int(start_frame)
-    for p in pin_list:
-        t = model_frame(p["frame"], start, fps)
-        if not 0 <= t < n:
-            raise ValueError(f"pin {p['bone']} at frame {p['frame']} is outside the clip (frames "
-                             f"{start}-{start + int(props.seconds * fps)}); "
-                             "move it, lengthen the duration or clear the pin")
-        joints, jmask = rig_positions_to_joints({p["bone"]: np.array(p["position"])}, rig, bm)
-        sel = np.asarray(jmask, bool)
-        positions[t][sel] = np.asarray(joints)[sel]
-        mask[t] |= sel
-    return pin_list, (positions, mask)
-
-
-def rig_targets(pin_list: list[dict], start_frame: float, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Armature-space IK targets ``[F, 22, 3]`` and mask ``[F, 22]`` at scene frames ``start_frame + i``.
-
-    ``pin_list``: recipe entries (``joint`` name, scene ``frame``, armature ``position``); pins that fall
-    outside the clip or between scene frames are left out.
-    """
-    from motionlcm_core.motion.skeleton import JOINT_NAMES
-    targets, mask = np.zeros((num_frames, 22, 3)), np.zeros((num_frames, 22), bool)
-    for p in pin_list:
-        t = p["frame"] - start_frame
-        if p["joint"] in JOINT_NAMES and float(t).is_integer() and 0 <= t < num_frames:
-            k = JOINT_NAMES.index(p["joint"])
-            targets[int(t), k], mask[int(t), k] = p["position"], True
-    return targets, mask
+def recipe_pins(props: object) -> tuple[Pin, ...]:
+    """The panel's pins as recipe entries (armature space, scene frames)."""
+    return tuple(Pin(p.bone, p.joint, p.frame, tuple(p.position)) for p in props.pins)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from motionlcm_core.retarget.inverse import model_to_armature
+
 from . import smpl_rest
 
 #: Joint index of the child a bone points at (tail), for SMPL-22 bones that have one.
@@ -55,7 +57,7 @@ def _edit_bones(ob: bpy.types.Object, names, parents, heads, tails, rolls) -> No
 
 def smpl_bone_table(joints_model: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Heads and tails [22, 3] (Blender frame) of SMPL bones from rest joints [22, 3] (model frame)."""
-    heads = smpl_rest.to_blender(joints_model)
+    heads = model_to_armature(joints_model, 1.0)
     tails = heads.copy()
     for j in range(22):
         if j in _SMPL_TAIL_CHILD:

@@ -2,7 +2,7 @@
 """SMPL-22 rest pose (T-pose, neutral mean shape) used by "Add SMPL rig". Data only, bpy-free.
 
 Joint positions are in the model frame (metres, Y up, facing +Z, left = +X), floor at y = 0;
-:func:`to_blender` maps them to Blender's frame (Z up, facing -Y, left = +X).
+``motionlcm_core.retarget.inverse.model_to_armature`` maps them to Blender's frame (Z up, facing -Y, left = +X).
 """
 from __future__ import annotations
 
@@ -27,9 +27,3 @@ def rest_joints(scale: float = 1.0) -> np.ndarray:
     """Rest joints [22, 3] in the model frame with the sole on y = 0, scaled about the floor."""
     j = REST_JOINTS - np.array([0.0, REST_JOINTS[:, 1].min() - SOLE, 0.0])
     return j * float(scale)
-
-
-def to_blender(points: np.ndarray) -> np.ndarray:
-    """Model frame (x, y, z) → Blender frame (x, -z, y); works on [..., 3]."""
-    p = np.asarray(points, dtype=np.float64)
-    return np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1)

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from .config import v2_config
-from .control import Control
+from .control.passes import PinPassConfig
+from .control.targets import Control
 from .device import synchronize
 from .motion import recover_joints
 from .pipeline import MotionLCMPipeline
@@ -107,8 +108,8 @@ def control_variants_ms(pipe: MotionLCMPipeline, frames: int, runs: int, label: 
     mask[frames // 2, 21] = True
     pos[frames // 2, 21] = [-0.3, 1.5, 1.8]
     ctrl = Control(pos, mask)
-    variants = {"control": dict(refine=False, exact=False), "control+refine": dict(exact=False),
-                "control+refine+exact": {}}
+    variants = {"control": dict(passes=PinPassConfig(refine=None, exact=None)),
+                "control+refine": dict(passes=PinPassConfig(exact=None)), "control+refine+exact": {}}
     out = []
     for name, kw in variants.items():
         ms = median_ms(lambda: pipe.generate(text_embeddings=text, lengths=frames, control=ctrl, seed=0, **kw),

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .control.exact import ExactConfig
+from .control.passes import PinPassConfig, RefineConfig
+from .control.targets import Control
+from .motion.skeleton import JOINT_NAMES, num_frames
+
 
 def _pipeline(args: argparse.Namespace):
     from . import MotionLCMPipeline
@@ -18,12 +23,10 @@ def _pipeline(args: argparse.Namespace):
     return MotionLCMPipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype)
 
 
-def parse_pins(pins: list[str], num_frames: int):
+def parse_pins(pins: list[str], frames: int) -> Control:
     """``JOINT@FRAME=X,Y,Z`` (model frame: metres, Y up, the clip starts at the origin facing +Z)."""
-    from . import Control
-    from .motion.skeleton import JOINT_NAMES
-    pos = np.zeros((num_frames, 22, 3), np.float32)
-    mask = np.zeros((num_frames, 22), bool)
+    pos = np.zeros((frames, 22, 3), np.float32)
+    mask = np.zeros((frames, 22), bool)
     for pin in pins:
         try:
             joint, rest = pin.split("@")
@@ -33,10 +36,19 @@ def parse_pins(pins: list[str], num_frames: int):
         except ValueError as exc:
             raise ValueError(f"bad --pin {pin!r}: use JOINT@FRAME=X,Y,Z with JOINT one of {', '.join(JOINT_NAMES)}"
                              ) from exc
-        if len(values) != 3 or not 0 <= f < num_frames:
-            raise ValueError(f"bad --pin {pin!r}: three coordinates and a frame in 0..{num_frames - 1}")
+        if len(values) != 3 or not 0 <= f < frames:
+            raise ValueError(f"bad --pin {pin!r}: three coordinates and a frame in 0..{frames - 1}")
         pos[f, j], mask[f, j] = values, True
     return Control(pos, mask)
+
+
+def pin_passes(args: argparse.Namespace) -> PinPassConfig:
+    """The :class:`PinPassConfig` of the ``--no-refine``, ``--refine-steps``, ``--refine-strength``,
+    ``--no-exact`` and ``--no-floor`` flags (the defaults where a flag is not given)."""
+    given = {"steps": args.refine_steps, "lr": args.refine_strength}
+    refine = None if args.no_refine else RefineConfig(**{k: v for k, v in given.items() if v is not None})
+    return PinPassConfig(refine=refine, exact=None if args.no_exact else ExactConfig(),
+                         floor=False if args.no_floor else None)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -47,13 +59,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not pipe.trained:
         print("WARNING: the loaded model is UNTRAINED (random weights): the motion is noise, not your prompt.",
               file=sys.stderr)
-    control = parse_pins(args.pin, int(round(args.seconds * 20))) if args.pin else None
+    control = parse_pins(args.pin, num_frames(args.seconds)) if args.pin else None
     res = pipe.generate([args.prompt], seconds=args.seconds, num_steps=args.steps, seed=args.seed,
                         guidance_scale=args.guidance, teacher=args.teacher, control=control,
-                        refine=False if args.no_refine else None, refine_steps=args.refine_steps,
-                        refine_strength=args.refine_strength, exact=not args.no_exact,
-                        floor=False if args.no_floor else None,
-                        body=not args.raw_body, retrieval=False if args.no_retrieval else None)
+                        passes=pin_passes(args), body=not args.raw_body, retrieval=False if args.no_retrieval else None)
     joints = res.clip(0)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
@@ -61,7 +70,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         write_bvh(out, joints, fps=res.fps)
     else:
         np.savez(out, joints=joints, feats=res.feats[0, : res.lengths[0]], fps=res.fps,
-                 settings=json.dumps({**res.settings, "seed": res.seed, "seconds": args.seconds}))
+                 settings=json.dumps({**res.report, "seed": res.seed, "seconds": args.seconds}))
     ms = {k: round(v * 1000, 1) for k, v in res.timings.items()}
     print(f"wrote {out} ({len(joints)} frames at {res.fps} fps, seed {res.seed}, {pipe.description} on "
           f"{pipe.device_label}); timings ms: {ms}")

@@ -16,26 +16,26 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
-from .control import Control
-from .exact import apply_exact, check_pins_within, pin_errors
+from .control.exact import apply_exact
+from .control.passes import PinPassConfig
+from .control.refine import refine_latents
+from .control.targets import Control, check_pins_within, pin_errors
 from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
 from .motion.body import BodyConfig, foot_channels, hold_body
-from .refine import RefineConfig, refine_latents
+from .motion.skeleton import FPS, num_frames
 from .retrieval import MotionBank, RetrievalConfig
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
 from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
 
-FPS = 20
-
-
 @dataclass
 class MotionResult:
     """``joints (B, T, 22, 3)`` float32 metres, Y up, model frame; ``feats (B, T, 263)`` denormalised.
 
-    Frames past ``lengths[b]`` are padding. ``timings`` are seconds per stage."""
+    Frames past ``lengths[b]`` are padding. ``timings`` are seconds per stage; ``report`` says what ran
+    (settings used, pin errors, body and retrieval reports)."""
 
     joints: np.ndarray
     feats: np.ndarray
@@ -43,7 +43,7 @@ class MotionResult:
     fps: int = FPS
     timings: dict[str, float] = field(default_factory=dict)
     seed: int | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
     def clip(self, i: int) -> np.ndarray:
         """Joints of sample ``i`` without padding, ``(lengths[i], 22, 3)``."""
@@ -205,7 +205,7 @@ class MotionLCMPipeline:
             secs = list(secs) if isinstance(secs, (list, tuple)) else [secs] * batch
             if any(not isinstance(s, (int, float)) or not math.isfinite(s) for s in secs):
                 raise ValueError(f"seconds must be finite numbers, got {secs}")
-            lengths = [int(round(s * FPS)) for s in secs]
+            lengths = [num_frames(s) for s in secs]
         elif isinstance(lengths, int):
             lengths = [lengths] * batch
         lengths = [int(x) for x in lengths]
@@ -236,32 +236,31 @@ class MotionLCMPipeline:
                  lengths: Sequence[int] | int | None = None, seconds: float | Sequence[float] | None = None,
                  num_steps: int = 1, guidance_scale: float | None = None, seed: int | None = None,
                  control: Control | None = None, teacher: bool = False,
-                 init_noise: torch.Tensor | None = None, refine: bool | None = None,
-                 refine_steps: int | None = None, refine_strength: float | None = None,
-                 exact: bool = True, floor: bool | None = None,
+                 init_noise: torch.Tensor | None = None, passes: PinPassConfig = PinPassConfig(),
                  body: bool | BodyConfig = True,
                  retrieval: bool | RetrievalConfig | None = None) -> MotionResult:
         """Generate ``B`` motions. Same seed and inputs → same motion (noise drawn on the CPU).
 
-        With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints it
-        was trained on, :data:`~motionlcm_core.motion.CONTROL_JOINTS`), latent refinement (``refine``,
-        default on with pins: ``refine_steps`` Adam steps of size ``refine_strength`` on the latent through
-        the decoder, :mod:`motionlcm_core.refine`) and the exact pass (``exact``, default on: pinned joints
-        meet their targets, corrections spread smoothly over nearby frames, :mod:`motionlcm_core.exact`).
-        ``settings["pin_error_m"]`` gives the mean pin error after each pass and ``settings
+        ``passes`` (:class:`~motionlcm_core.control.passes.PinPassConfig`) holds the numbers of every pass after
+        sampling. With ``control`` (pins), three passes meet them: the ControlNet (it sees the pins on the joints
+        it was trained on, :data:`~motionlcm_core.motion.CONTROL_JOINTS`), latent refinement (``passes.refine``,
+        Adam steps on the latent through the decoder, :mod:`motionlcm_core.control.refine`) and the exact pass
+        (``passes.exact``: pinned joints meet their targets, corrections spread smoothly over nearby frames,
+        :mod:`motionlcm_core.control.exact`); ``None`` turns a pass off.
+        ``report["pin_error_m"]`` gives the mean pin error after each pass and ``report
         ["pin_residual_max_m"]`` the largest distance left (non-zero only for pins out of reach).
         ``feats`` are the model's features (after refinement, before the exact pass).
 
-        ``floor`` (default: on without pins, off with them) puts each clip's lowest joint on y = 0, the floor
+        ``passes.floor`` (default ``None``: on without pins, off with them) puts each clip's lowest joint on y = 0, the floor
         rule of the training data (every training crop has its lowest joint there); the model does not always
-        keep it and can float a whole clip. ``settings["floor_shift_m"]`` gives how far each clip was lowered.
+        keep it and can float a whole clip. ``report["floor_shift_m"]`` gives how far each clip was lowered.
         Pins fix absolute heights, so ``floor=True`` with pins is refused.
 
         ``body`` (default on; a :class:`~motionlcm_core.motion.body.BodyConfig` to tune it) makes the body hold
         together (:func:`~motionlcm_core.motion.body.hold_body`): bones at the data skeleton's lengths, supported
         frames on the floor, feet planted during the model's own contacts and lifted in swing. Not with pins:
         they fix heights and, from the user's rig, proportions, and the exact pass meets them; the rig's
-        retargeting still plants the feet (:func:`~motionlcm_core.retarget.retarget`). ``settings["body"]``
+        retargeting still plants the feet (:func:`~motionlcm_core.retarget.retarget`). ``report["body"]``
         reports it per clip; ``joints`` are the cleaned ones, ``feats`` the model's. ``body=False`` gives the
         raw decoded joints (as the official sampler).
 
@@ -269,16 +268,12 @@ class MotionLCMPipeline:
         the student without pins or ``init_noise``; a :class:`~motionlcm_core.retrieval.RetrievalConfig` to
         tune it) starts the student from the latent of a training motion whose caption is near the prompt,
         noised to ``start_t`` (:mod:`motionlcm_core.retrieval`); the seed picks among the nearest.
-        ``settings["retrieval"]`` says which bank entries were used. ``retrieval=False``: pure noise."""
+        ``report["retrieval"]`` says which bank entries were used. ``retrieval=False``: pure noise."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)
-        if refine and control is None:
-            raise ValueError("refine=True needs pins: pass control=Control(positions, mask)")
-        if not isinstance(exact, bool):
-            raise ValueError(f"exact must be True or False, got {exact!r}")
-        if floor is not None and not isinstance(floor, bool):
-            raise ValueError(f"floor must be True, False or None, got {floor!r}")
+        if not isinstance(passes, PinPassConfig):
+            raise ValueError(f"passes must be a PinPassConfig, got {passes!r}")
         if retrieval is not None and not isinstance(retrieval, (bool, RetrievalConfig)):
             raise ValueError(f"retrieval must be True, False, None or a RetrievalConfig, got {retrieval!r}")
         if retrieval and self.bank is None:
@@ -290,13 +285,11 @@ class MotionLCMPipeline:
         retrieval_cfg = retrieval if isinstance(retrieval, RetrievalConfig) else RetrievalConfig()
         if not isinstance(body, (bool, BodyConfig)):
             raise ValueError(f"body must be True, False or a BodyConfig, got {body!r}")
-        if floor and control is not None:
+        if passes.floor and control is not None:
             raise ValueError("floor=True would move pinned joints off their targets; leave floor unset with pins "
                              "(pins fix the heights)")
-        floor = control is None if floor is None else floor
-        defaults = RefineConfig()
-        refine_cfg = RefineConfig(steps=defaults.steps if refine_steps is None else refine_steps,
-                                  lr=defaults.lr if refine_strength is None else refine_strength)
+        floor = control is None if passes.floor is None else passes.floor
+        refine_cfg = passes.refine
         seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
         gen = make_generator(seed)
         timer = _Timer(self.device)
@@ -343,7 +336,7 @@ class MotionLCMPipeline:
         pin_error: dict[str, float] = {}
         steps_run = 0
         floor_shift = None
-        if control is not None and refine is not False and refine_cfg.steps > 0:
+        if control is not None and refine_cfg is not None and refine_cfg.steps > 0:
             with timer("refine"):
                 out = refine_latents(self.vae, self.stats, latents, mask, pos, cmask, refine_cfg)
             feats, joints = out.feats, out.joints * mask[..., None, None]
@@ -371,24 +364,25 @@ class MotionLCMPipeline:
         # 7. exact pass: pinned joints meet their targets
         if control is not None:
             pin_error.setdefault("sampled", float(pin_errors(joints_np, pos, cmask)[cmask.numpy()].mean()))
-            if exact:
+            if passes.exact is not None:
                 with timer("exact"):
-                    joints_np = apply_exact(joints_np, pos, cmask, lengths).joints
+                    joints_np = apply_exact(joints_np, pos, cmask, lengths, passes.exact).joints
             residual = pin_errors(joints_np, pos, cmask)
             pin_error["final"] = float(residual[cmask.numpy()].mean())
         timer.times["total"] = sum(timer.times.values())
-        settings = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
-                    "guidance_scale": guidance_scale if guidance_scale is not None else (
-                        self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
-                    "model": self.description, "controlled": control is not None,
-                    "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()],
-                    "body": body_reports,
-                    "retrieval": {"start_t": retrieval_cfg.start_t, "top_k": retrieval_cfg.top_k,
-                                  "bank_entries": picked} if retrieval else None}
+        report = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
+                  "guidance_scale": guidance_scale if guidance_scale is not None else (
+                      self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
+                  "model": self.description, "controlled": control is not None,
+                  "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()],
+                  "body": body_reports,
+                  "retrieval": {"start_t": retrieval_cfg.start_t, "top_k": retrieval_cfg.top_k,
+                                "bank_entries": picked} if retrieval else None}
         if control is not None:
-            settings.update(refine_steps=steps_run,
-                            refine_strength=refine_cfg.lr, exact=exact, pin_error_m=pin_error,
-                            pin_residual_max_m=float(residual.max()),
-                            pin_residual_max_m_per_sample=[float(r) for r in residual.max(axis=(1, 2))])
+            report.update(passes=passes.to_dict(), refine_steps=steps_run,
+                          refine_strength=None if refine_cfg is None else refine_cfg.lr,
+                          exact=passes.exact is not None, pin_error_m=pin_error,
+                          pin_residual_max_m=float(residual.max()),
+                          pin_residual_max_m_per_sample=[float(r) for r in residual.max(axis=(1, 2))])
         return MotionResult(joints=joints_np, feats=(feats * mask[..., None]).cpu().numpy(),
-                            lengths=lengths, timings=timer.times, seed=seed, settings=settings)
+                            lengths=lengths, timings=timer.times, seed=seed, report=report)

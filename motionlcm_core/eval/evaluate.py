@@ -144,7 +144,8 @@ def _pelvis_control(eval_set: EvalSet, cfg: EvalConfig) -> tuple[np.ndarray, np.
 
 
 def _control_rows(pipeline, evaluator, eval_set, text_emb, gt_emb, cfg: EvalConfig, rep: int) -> list[dict]:
-    from motionlcm_core import Control  # the pipeline package; imported late to keep eval importable alone
+    from motionlcm_core.control import Control
+    from motionlcm_core.control.passes import PinPassConfig
 
     targets, mask = _pelvis_control(eval_set, cfg)
     rows = []
@@ -153,7 +154,8 @@ def _control_rows(pipeline, evaluator, eval_set, text_emb, gt_emb, cfg: EvalConf
             n = max(eval_set.lengths[sl])
             return None if method == "no_control" else Control(targets[sl, :n].copy(), mask[sl, :n].copy())
 
-        extra = {} if method == "no_control" else {"refine": cfg.control_refine, "exact": cfg.control_refine}
+        passes = PinPassConfig() if cfg.control_refine else PinPassConfig(refine=None, exact=None)
+        extra = {} if method == "no_control" else {"passes": passes}
         try:
             gen = _generate(pipeline, eval_set.captions, eval_set.lengths, seed=cfg.seed + 1000 * rep,
                             batch_size=cfg.batch_size, control_fn=control_fn, num_steps=cfg.control_steps, **extra)

@@ -29,14 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from motionlcm_core.geometry import two_bone_ik, unit
+from motionlcm_core.motion.contacts import FOOT_JOINTS, LEGS, XZ, horizontal_speed, plant_offsets, segments
 from motionlcm_core.motion.humanml3d import FOOT_CONTACT, default_target_offsets
 from motionlcm_core.motion.skeleton import PARENTS
 
-#: (left ankle, left toe, right ankle, right toe): the order of the HumanML3D contact channels.
-FOOT_JOINTS: tuple[int, ...] = (7, 10, 8, 11)
-#: hip, knee, ankle, toe of the left and the right leg
-LEGS: tuple[tuple[int, int, int, int], ...] = ((1, 4, 7, 10), (2, 5, 8, 11))
-_XZ = [0, 2]
 
 
 @dataclass(frozen=True)
@@ -236,7 +233,7 @@ def step_gliding_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig =
     for side in (0, 1):
         k = 2 * side
         down = contact[:, k] | contact[:, k + 1]
-        point = joints[:, [FOOT_JOINTS[k], FOOT_JOINTS[k + 1]]][..., _XZ].mean(axis=1)       # (T, 2)
+        point = joints[:, [FOOT_JOINTS[k], FOOT_JOINTS[k + 1]]][..., XZ].mean(axis=1)       # (T, 2)
         other_down = contact[:, 2 - k] | contact[:, 3 - k]
         for a, b in segments(down):
             start = a
@@ -273,7 +270,7 @@ def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyCo
         j = joints[moved]
         l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
-        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2, margin=1e-6)
         foot = np.linalg.norm(j[:, toe] - j[:, ankle], axis=-1, keepdims=True)
         new_toe = new_ankle + foot * unit(j[:, toe] + off_t[moved] - new_ankle)
         out[moved, knee], out[moved, ankle], out[moved, toe] = new_knee, new_ankle, new_toe
@@ -308,7 +305,7 @@ def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyC
         up[:, 1] = lift[moved]
         l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
-        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + up, l1, l2)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + up, l1, l2, margin=1e-6)
         out[moved, knee], out[moved, ankle] = new_knee, new_ankle
         out[moved, toe] = new_ankle + (j[:, toe] - j[:, ankle])
     return out
@@ -325,7 +322,7 @@ def keep_above_floor(joints: np.ndarray) -> np.ndarray:
         length = np.linalg.norm(foot, axis=-1)
         ground_y = np.maximum(-out[below, ankle, 1], -length)             # toe at y = 0 (if reachable)
         flat = np.sqrt(np.maximum(length ** 2 - ground_y ** 2, 0.0))
-        across = unit(foot[:, _XZ]) * flat[:, None]
+        across = unit(foot[:, XZ]) * flat[:, None]
         out[below, toe, 0] = out[below, ankle, 0] + across[:, 0]
         out[below, toe, 2] = out[below, ankle, 2] + across[:, 1]
         out[below, toe, 1] = out[below, ankle, 1] + ground_y
@@ -367,64 +364,3 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
 def foot_channels(feats: np.ndarray) -> np.ndarray:
     """The four contact channels ``(..., T, 4)`` of de-normalised features ``(..., T, 263)``."""
     return np.asarray(feats)[..., FOOT_CONTACT]
-
-
-# ----------------------------------------------------------------------------- shared geometry
-def plant_offsets(pos: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
-    """Corrections ``(T, 3)`` that hold ``pos (T, 3)`` at each contact run's mean position (horizontally; a
-    point below the floor is lifted to it) and fade out over ``blend`` frames on either side (smoothstep)."""
-    t = pos.shape[0]
-    off = np.zeros((t, 3))
-    weight = np.zeros(t)
-    fade = smoothstep(1.0 - np.arange(1, blend + 1) / (blend + 1))                 # (blend,) 1 → 0
-    for a, b in segments(contact):
-        seg = np.zeros((b - a, 3))
-        seg[:, _XZ] = pos[a:b, _XZ].mean(axis=0) - pos[a:b][:, _XZ]
-        seg[:, 1] = np.maximum(0.0, -pos[a:b, 1])
-        lo, hi = max(a - blend, 0), min(b + blend, t)
-        rows = np.concatenate([seg[:1] * fade[:a - lo][::-1, None], seg, seg[-1:] * fade[:hi - b][:, None]])
-        w = np.concatenate([fade[:a - lo][::-1], np.ones(b - a), fade[:hi - b]])
-        take = w > weight[lo:hi]
-        off[lo:hi][take], weight[lo:hi][take] = rows[take], w[take]
-    return off
-
-
-def two_bone_ik(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, l1: np.ndarray,
-                l2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Knee and reachable end ``(M, 3)`` for end targets, bones ``l1``/``l2 (M,)``, keeping the bend plane of
-    the given knee; a target out of reach is met as closely as the chain allows (straight towards it)."""
-    v = target - hip
-    u = unit(v)
-    d = np.clip(np.linalg.norm(v, axis=-1), np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
-    pole = knee - hip
-    pole = unit(pole - np.sum(pole * u, -1, keepdims=True) * u)
-    cos_a = np.clip((l1 ** 2 + d ** 2 - l2 ** 2) / (2 * l1 * d), -1.0, 1.0)
-    sin_a = np.sqrt(1.0 - cos_a ** 2)
-    new_knee = hip + l1[:, None] * (cos_a[:, None] * u + sin_a[:, None] * pole)
-    return new_knee, hip + d[:, None] * u
-
-
-def horizontal_speed(points: np.ndarray, fps: float = 20.0) -> np.ndarray:
-    """Speed ``(T, ...)`` (m/s) in the XZ plane of points ``(T, ..., 3)`` (central differences)."""
-    if points.shape[0] < 2:
-        return np.zeros(points.shape[:-1])
-    vel = np.gradient(points[..., _XZ], axis=0) * fps
-    return np.linalg.norm(vel, axis=-1)
-
-
-def segments(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open runs ``[a, b)`` of True in a 1-D mask."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[::2], edges[1::2]))
-
-
-def smoothstep(x: np.ndarray | float) -> np.ndarray | float:
-    """3x² − 2x³ of ``x`` clipped to [0, 1]."""
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    """``v (..., 3)`` scaled to length 1 along the last axis (a zero vector stays zero)."""
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)

@@ -37,6 +37,12 @@ FEET_LEFT: tuple[int, ...] = (7, 10)
 FEET_RIGHT: tuple[int, ...] = (8, 11)
 #: (r_hip, l_hip, r_shoulder, l_shoulder) used to find the facing direction.
 FACE_JOINTS: tuple[int, int, int, int] = (2, 1, 17, 16)
+#: The model's frame rate (frames per second): the one FPS constant of the project.
 FPS = 20
 MAX_FRAMES = 196
 MIN_FRAMES = 40
+
+
+def num_frames(seconds: float, fps: float = FPS) -> int:
+    """Frames that ``seconds`` of motion take at ``fps`` (rounded to the nearest frame)."""
+    return int(round(float(seconds) * fps))

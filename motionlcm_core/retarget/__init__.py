@@ -17,10 +17,14 @@ Coordinate convention (used by ``retarget`` and inverted exactly by ``rig_positi
    ``scale=anim.scale`` (or nothing for model output: reference leg 0.82 m). The pelvis round-trips
    exactly; other joints land where the rig's own proportions put them (exact on an SMPL-proportioned rig).
 
+The one entry from joints to a rig's keys is ``animate_rig`` (``animate.py``): ``retarget`` (this rate,
+feet planted), resampling to the scene's rate (``resample.py``) and the user's pins by IK (``ik.py``).
+
 Rotations: each mapped bone is swung along its SMPL direction (to the next mapped joint) with twist from
 a second direction (``solve.py``); unmapped bones between mapped ones keep identity (they move rigidly
 with the mapped bone above); end bones (toes, head, hands) follow their parent SMPL joint.
 """
+from motionlcm_core.retarget.animate import animate_rig
 from motionlcm_core.retarget.feet import FootCleanupConfig, cleanup_feet, foot_contacts, foot_sliding
 from motionlcm_core.retarget.inverse import (SMPL_REFERENCE_LEG_LENGTH, armature_to_model, model_to_armature,
                                              rig_positions_to_joints, rig_scale)
@@ -29,7 +33,7 @@ from motionlcm_core.retarget.rig import Rig, RigAnimation, pose_world_matrices
 from motionlcm_core.retarget.transfer import retarget, rest_joint_positions
 
 __all__ = [
-    "BoneMap", "FootCleanupConfig", "Rig", "RigAnimation", "SMPL_REFERENCE_LEG_LENGTH", "armature_to_model",
+    "BoneMap", "FootCleanupConfig", "animate_rig", "Rig", "RigAnimation", "SMPL_REFERENCE_LEG_LENGTH", "armature_to_model",
     "cleanup_feet", "foot_contacts", "foot_sliding", "model_to_armature", "pose_world_matrices", "retarget",
     "rest_joint_positions", "rig_positions_to_joints", "rig_scale",
 ]

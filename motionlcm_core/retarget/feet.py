@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionlcm_core.motion.body import horizontal_speed, plant_offsets, segments, two_bone_ik
-from motionlcm_core.retarget.rotations import normalize
+from motionlcm_core.geometry import two_bone_ik, unit
+from motionlcm_core.motion.contacts import LEGS, horizontal_speed, plant_offsets, segments
 
-_FEET = ((1, 4, 7, 10), (2, 5, 8, 11))            # hip, knee, ankle, toe per side
 _XZ = [0, 2]
 
 
@@ -56,7 +55,7 @@ def cleanup_feet(joints: np.ndarray, fps: float = 20.0, cfg: FootCleanupConfig =
     out = joints.copy()
     contact = foot_contacts(joints, fps, cfg)
     blend = max(1, int(round(cfg.blend_s * fps)))
-    for side, (hip, knee, ankle, toe) in enumerate(_FEET):
+    for side, (hip, knee, ankle, toe) in enumerate(LEGS):
         off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], blend)
         off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], blend)
         moved = np.flatnonzero((np.abs(off_a).sum(-1) > 0) | (np.abs(off_t).sum(-1) > 0))
@@ -68,7 +67,7 @@ def cleanup_feet(joints: np.ndarray, fps: float = 20.0, cfg: FootCleanupConfig =
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
         new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], target, l1, l2)
         foot_len = np.linalg.norm(j[:, toe] - j[:, ankle], axis=-1, keepdims=True)
-        new_toe = new_ankle + foot_len * normalize(j[:, toe] + off_t[moved] - new_ankle)
+        new_toe = new_ankle + foot_len * unit(j[:, toe] + off_t[moved] - new_ankle)
         out[moved, knee], out[moved, ankle], out[moved, toe] = new_knee, new_ankle, new_toe
     return out
 

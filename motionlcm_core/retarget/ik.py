@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionlcm_core.exact import displacement_field
+from motionlcm_core.control.field import displacement_field
+from motionlcm_core.geometry import rotvec_matrix, swing, two_bone_ik, unit
 from motionlcm_core.motion.skeleton import JOINT_NAMES, NUM_JOINTS
 from motionlcm_core.retarget.mapping import BoneMap
 from motionlcm_core.retarget.rig import Rig, RigAnimation, pose_world_matrices
-from motionlcm_core.retarget.rotations import make_quat_continuous, matrix_to_quat, normalize, quat_to_matrix
+from motionlcm_core.retarget.rotations import make_quat_continuous, matrix_to_quat, quat_to_matrix
 
 #: Pinned SMPL joint -> (upper, lower, end) joints of its two-bone chain (end = the joint the IK places).
 TWO_BONE_CHAINS: dict[int, tuple[int, int, int]] = {20: (16, 18, 20), 21: (17, 19, 21), 7: (1, 4, 7), 8: (2, 5, 8)}
@@ -119,28 +120,17 @@ def _torso_assist(rig: Rig, world: np.ndarray, rots: dict[str, np.ndarray], bone
     if not short.any():
         return False
     u, v = sho - a, goal - a
-    axis = normalize(np.cross(u, v))
-    cos = np.sum(normalize(u) * normalize(v), axis=-1)
+    axis = unit(np.cross(u, v))
+    cos = np.sum(unit(u) * unit(v), axis=-1)
     lo, hi = np.zeros(len(frames)), np.minimum(np.arccos(np.clip(cos, -1, 1)), np.radians(cfg.max_torso_deg))
     for _ in range(30):                                    # bisection: distance falls as the torso turns
         mid = 0.5 * (lo + hi)
-        far = np.linalg.norm(goal - a - np.einsum("tij,tj->ti", _rotvec_matrix(axis * mid[:, None]), u), axis=-1) > reach
+        far = np.linalg.norm(goal - a - np.einsum("tij,tj->ti", rotvec_matrix(axis * mid[:, None]), u), axis=-1) > reach
         lo, hi = np.where(far, mid, lo), np.where(far, hi, mid)
     field = displacement_field(frames, axis * np.where(short, hi, 0.0)[:, None], len(mask), window)
     sel = np.flatnonzero(np.abs(field).max(axis=-1) > 0)
-    _turn(rig, world, rots, spine, _rotvec_matrix(field[sel]), sel)
+    _turn(rig, world, rots, spine, rotvec_matrix(field[sel]), sel)
     return True
-
-
-def _rotvec_matrix(v: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``[S, 3, 3]`` of rotation vectors ``v [S, 3]`` (axis * angle, radians)."""
-    angle = np.linalg.norm(v, axis=-1)
-    k = np.zeros(v.shape + (3,))
-    n = v / np.maximum(angle, 1e-12)[:, None]
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -n[:, 2], n[:, 1], -n[:, 0]
-    k = k - np.swapaxes(k, -1, -2)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
 
 
 def _with(anim: RigAnimation, rots: dict[str, np.ndarray], root: np.ndarray) -> RigAnimation:
@@ -154,16 +144,6 @@ def _move_root(rig: Rig, root_bone: str, world: np.ndarray, rots: dict[str, np.n
     local = quat_to_matrix(rots[root_bone]) if root_bone in rots else np.eye(3)
     parent_frame = world[:, k, :3, :3] @ np.swapaxes(local, -1, -2)      # armature <- location axes
     return root + np.einsum("tji,tj->ti", parent_frame, field)
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Shortest-arc rotations ``[T, 3, 3]`` taking directions ``a`` onto ``b`` (``[T, 3]``)."""
-    a, b = normalize(a), normalize(b)
-    v, c = np.cross(a, b), np.sum(a * b, axis=-1)
-    k = np.zeros(v.shape + (3,))
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    k = k - np.swapaxes(k, -1, -2)
-    return np.eye(3) + k + k @ k / np.maximum(1.0 + c, 1e-9)[:, None, None]
 
 
 def _turn(rig: Rig, world: np.ndarray, rots: dict[str, np.ndarray], k: int, rot: np.ndarray,
@@ -182,18 +162,10 @@ def _two_bone(rig: Rig, world: np.ndarray, rots: dict[str, np.ndarray], chain: l
     if not len(sel):
         return
     a, b, c = (world[sel, k, :3, 3] for k in chain)
-    goal = c + field[sel]
-    l1, l2 = np.linalg.norm(b - a, axis=-1), np.linalg.norm(c - b, axis=-1)
-    u = normalize(goal - a)
-    d = np.clip(np.linalg.norm(goal - a, axis=-1), np.abs(l1 - l2) + 1e-9, l1 + l2 - 1e-9)
-    pole = (b - a) - np.sum((b - a) * u, axis=-1, keepdims=True) * u     # bend plane of the solved pose
-    pole = normalize(np.where(np.linalg.norm(pole, axis=-1, keepdims=True) > 1e-9 * l1[:, None], pole,
-                              np.cross(u, [0.0, 0.0, 1.0]) + [1e-6, 0.0, 0.0]))
-    cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)[:, None]
-    b_new = a + l1[:, None] * (cos_a * u + np.sqrt(1 - cos_a**2) * pole)
-    r1 = _swing(b - a, b_new - a)
+    b_new, c_new = two_bone_ik(a, b, c + field[sel], np.linalg.norm(b - a, axis=-1), np.linalg.norm(c - b, axis=-1))
+    r1 = swing(b - a, b_new - a)
     c1 = a + np.einsum("tij,tj->ti", r1, c - a)
-    r2 = _swing(c1 - b_new, a + d[:, None] * u - b_new)
+    r2 = swing(c1 - b_new, c_new - b_new)
     end_rot = world[sel, chain[2], :3, :3]
     _turn(rig, world, rots, chain[0], r1, sel)
     world[sel, chain[1], :3, :3] = r1 @ world[sel, chain[1], :3, :3]
@@ -208,7 +180,7 @@ def _one_bone(rig: Rig, world: np.ndarray, rots: dict[str, np.ndarray], turn: in
     if not len(sel):
         return
     a, c = world[sel, turn, :3, 3], world[sel, end, :3, 3]
-    r = _swing(c - a, c + field[sel] - a)
+    r = swing(c - a, c + field[sel] - a)
     end_rot = world[sel, end, :3, :3]
     _turn(rig, world, rots, turn, r, sel)
     _keep_world_rotation(rig, rots, end, end_rot, r, sel)

@@ -81,3 +81,29 @@ def rig_positions_to_joints(positions: dict[str, np.ndarray], rig: Rig, bone_map
         joints[..., k, :] = armature_to_model(a, s)
         mask[..., k] = True
     return joints, mask
+
+
+def pin_targets(pins, rig: Rig, bone_map: BoneMap, frames: int, *, start_frame: float, scene_fps: float,
+                fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pins made on the rig → model-frame targets ``[frames, 22, 3]`` (metres) and mask ``[frames, 22]``.
+
+    ``pins``: items with ``bone``, ``joint``, scene ``frame`` and armature-space ``position`` (e.g.
+    ``recipe.Pin``). With ``fps`` (the model's rate) each pin goes to the nearest frame of that rate counted
+    from ``start_frame``, and a pin outside the clip is refused; without it (the scene's own frames) pins
+    between scene frames or outside the clip are left out. Converted with ``rig_positions_to_joints``
+    (reference leg), so they round-trip exactly through ``retarget(..., smpl_leg=SMPL_REFERENCE_LEG_LENGTH)``.
+    """
+    positions, mask = np.zeros((frames, NUM_JOINTS, 3)), np.zeros((frames, NUM_JOINTS), dtype=bool)
+    for p in pins:
+        t = p.frame - start_frame
+        if fps is not None:
+            t = int(round(t / scene_fps * fps))
+            if not 0 <= t < frames:
+                last = start_frame + int((frames - 1) / fps * scene_fps)
+                raise ValueError(f"pin {p.bone} at frame {p.frame} is outside the clip (frames {start_frame:g}-"
+                                 f"{last:g}); move it, lengthen the duration or clear the pin")
+        elif not (float(t).is_integer() and 0 <= t < frames):
+            continue
+        joints, jmask = rig_positions_to_joints({p.bone: np.asarray(p.position, dtype=np.float64)}, rig, bone_map)
+        positions[int(t)][jmask], mask[int(t)] = joints[jmask], mask[int(t)] | jmask
+    return positions, mask

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from motionlcm_core.geometry import unit
+
 _EPS = 1e-9
-
-
-def normalize(v: np.ndarray, eps: float = _EPS) -> np.ndarray:
-    """Unit vectors ``[..., 3]``; zero vectors stay zero."""
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.maximum(n, eps)
 
 
 def basis_from_vectors(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
@@ -20,9 +16,9 @@ def basis_from_vectors(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray
 
     ``d`` is ``primary`` normalised; ``s'`` is ``secondary`` made orthogonal to ``d`` (Gram-Schmidt).
     """
-    d = normalize(primary)
+    d = unit(primary)
     s = secondary - np.sum(secondary * d, axis=-1, keepdims=True) * d
-    s = normalize(s)
+    s = unit(s)
     return np.stack([d, s, np.cross(d, s)], axis=-1)
 
 

@@ -20,15 +20,15 @@ import math
 
 import numpy as np
 
-from motionlcm_core.motion.body import smoothstep
+from motionlcm_core.geometry import rotation_about, smoothstep, swing, unit
 from motionlcm_core.motion.skeleton import NUM_JOINTS, PARENTS
-from motionlcm_core.retarget.rotations import basis_from_vectors, normalize
+from motionlcm_core.retarget.rotations import basis_from_vectors
 
 #: Aim child of each SMPL joint (-1: end joint, takes its parent's delta).
 AIM_CHILD: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1, -1, 15, 16, 17, -1, 18, 19, 20, 21, -1, -1)
 AIMED = np.array([j for j in range(NUM_JOINTS) if AIM_CHILD[j] >= 0])
 #: Rest T-pose bone directions (model frame: Y up, faces +Z, left +X), joint minus parent, unit length.
-TPOSE_DIRECTIONS = normalize(np.array(
+TPOSE_DIRECTIONS = unit(np.array(
     [[0, 0, 0], [1, -0.4, 0], [-1, -0.4, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
      [0, -1, 0], [0, 1, 0], [0, -0.4, 1], [0, -0.4, 1], [0, 1, 0], [1, 0.3, 0], [-1, 0.3, 0], [0, 1, 0.1],
      [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0], [1, 0, 0], [-1, 0, 0]], dtype=np.float64))
@@ -47,24 +47,6 @@ def _frame_delta(pose_p: np.ndarray, pose_s: np.ndarray, rest_p: np.ndarray, res
     return basis_from_vectors(pose_p, pose_s) @ np.swapaxes(basis_from_vectors(rest_p, rest_s), -1, -2)
 
 
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Shortest-arc rotations ``[..., 3, 3]`` taking unit vectors ``a`` onto ``b``."""
-    v, c = np.cross(a, b), np.sum(a * b, axis=-1)[..., None, None]
-    k = np.zeros(v.shape + (3,))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    return np.eye(3) + k + k @ k / np.maximum(1.0 + c, 1e-6)
-
-
-def _rotate_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rodrigues rotations ``[..., 3, 3]`` about unit ``axis`` ``[..., 3]`` by ``angle`` ``[...]`` radians."""
-    k = np.zeros(axis.shape + (3,))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
 def _child_delta(parent_delta: np.ndarray, rest_dir: np.ndarray, pose_dir: np.ndarray,
                  apex: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Swing the parent's delta onto ``pose_dir`` ``[T, 3]``, twist kept continuous in time; optionally
@@ -75,21 +57,21 @@ def _child_delta(parent_delta: np.ndarray, rest_dir: np.ndarray, pose_dir: np.nd
     from the previous frame instead (``_continuous_twist``). ``apex`` = (posed apex ``[T, 3]``, rest apex
     ``[3]``, weight ``[T]`` in [0, 1]); the turn is ``twist_toward_bend`` of the bend frame's angle.
     """
-    b = normalize(pose_dir)
-    carried = normalize(parent_delta @ rest_dir)
-    swung = _swing(carried, b) @ parent_delta
-    perp = normalize(np.cross(rest_dir, [0.3, 0.5, 0.8]))
+    b = unit(pose_dir)
+    carried = unit(parent_delta @ rest_dir)
+    swung = swing(carried, b, eps=1e-6) @ parent_delta
+    perp = unit(np.cross(rest_dir, [0.3, 0.5, 0.8]))
     if swung.ndim == 3 and swung.shape[0] > 1:
-        transported = _swing(b[:-1], b[1:]) @ swung[:-1]
+        transported = swing(b[:-1], b[1:], eps=1e-6) @ swung[:-1]
         tau = np.concatenate([[0.0], _angle_about(b[1:], transported @ perp, swung[1:] @ perp)])
         trust = smoothstep((SWING_TRUST_DEG[1] - np.degrees(np.arccos(np.clip(np.sum(carried * b, -1), -1, 1))))
                             / (SWING_TRUST_DEG[1] - SWING_TRUST_DEG[0]))
-        swung = _rotate_about(b, _continuous_twist(tau, trust)) @ swung
+        swung = rotation_about(b, _continuous_twist(tau, trust)) @ swung
     if apex is None:
         return swung
     bend = _frame_delta(pose_dir, apex[0], rest_dir, apex[1])
     phi = _angle_about(b, swung @ perp, bend @ perp)
-    return _rotate_about(b, twist_toward_bend(phi, apex[2])) @ swung
+    return rotation_about(b, twist_toward_bend(phi, apex[2])) @ swung
 
 
 def _angle_about(axis: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -139,7 +121,7 @@ def _running_median(x: np.ndarray, k: int) -> np.ndarray:
 
 def _bend(p: np.ndarray, a: int, b: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     """Apex direction ``[T, 3]`` of the a-b-c bend and its weight ``[T]`` (0 below 10 deg, 1 above 30 deg)."""
-    u, v = normalize(p[..., b, :] - p[..., a, :]), normalize(p[..., c, :] - p[..., b, :])
+    u, v = unit(p[..., b, :] - p[..., a, :]), unit(p[..., c, :] - p[..., b, :])
     angle = np.degrees(np.arccos(np.clip(np.sum(u * v, -1), -1.0, 1.0)))
     x = np.clip((angle - 10.0) / 20.0, 0.0, 1.0)
     return u - v, x * x * (3 - 2 * x)
@@ -152,12 +134,12 @@ def solve_deltas(pose: np.ndarray, rest: np.ndarray) -> np.ndarray:
     """
     d = np.empty(pose.shape[:-2] + (NUM_JOINTS, 3, 3))
     vec = lambda p, j: p[..., AIM_CHILD[j], :] - p[..., j, :]          # noqa: E731
-    across = lambda p, a, b: normalize(p[..., a, :] - p[..., b, :])     # noqa: E731
+    across = lambda p, a, b: unit(p[..., a, :] - p[..., b, :])     # noqa: E731
     for j, sec in ((0, (1, 2)), (3, (1, 2)), (6, None), (9, (16, 17)), (12, (16, 17))):
         ps = across(pose, *sec) if sec else across(pose, 1, 2) + across(pose, 16, 17)
         rs = across(rest, *sec) if sec else across(rest, 1, 2) + across(rest, 16, 17)
         d[..., j, :, :] = _frame_delta(vec(pose, j), ps, vec(rest, j), rs)
-    fwd_rest = normalize(np.cross(across(rest, 1, 2) + across(rest, 16, 17), rest[12] - rest[0]))
+    fwd_rest = unit(np.cross(across(rest, 1, 2) + across(rest, 16, 17), rest[12] - rest[0]))
     for hip, knee, ankle in ((1, 4, 7), (2, 5, 8)):
         apex, w = _bend(pose, hip, knee, ankle)
         d[..., hip, :, :] = _child_delta(d[..., 0, :, :], vec(rest, hip), vec(pose, hip), (apex, fwd_rest, w))

@@ -6,8 +6,8 @@ from typing import Literal
 import numpy as np
 
 from motionlcm_core.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
-from motionlcm_core.retarget.feet import cleanup_feet, foot_contacts
-from motionlcm_core.retarget.ik import PinIKConfig, solve_pins
+from motionlcm_core.retarget.feet import FootCleanupConfig, cleanup_feet, foot_contacts
+from motionlcm_core.retarget.ik import solve_pins
 from motionlcm_core.retarget.inverse import (MODEL_TO_ARMATURE, model_to_armature, rig_leg_length, rig_scale,
                                              smpl_leg_length)
 from motionlcm_core.retarget.mapping import BoneMap
@@ -19,33 +19,29 @@ REQUIRED_JOINTS = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee",
 
 
 def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
-             root_motion: Literal["full", "in_place"] = "full", foot_cleanup: bool = True,
-             fps: float = 20.0, smpl_leg: float | None = None,
-             pins: tuple[np.ndarray, np.ndarray] | None = None, ik: PinIKConfig = PinIKConfig()) -> RigAnimation:
-    """Turn SMPL-22 joints ``[T, 22, 3]`` (model frame, metres) into the rig's animation.
+             root_motion: Literal["full", "in_place"] = "full",
+             foot_cleanup: FootCleanupConfig | bool | None = True, fps: float = 20.0,
+             smpl_leg: float | None = None) -> RigAnimation:
+    """Turn SMPL-22 joints ``[T, 22, 3]`` (model frame, metres) into the rig's animation at the same rate.
 
     Args:
         joints: ``[T, 22, 3]`` finite positions, Y up, facing +Z, left +X.
         rig, bone_map: target armature and SMPL joint -> bone map (pelvis, hips, knees, ankles required).
         root_motion: "full" keeps the pelvis path; "in_place" pins its horizontal position to frame 0.
-        foot_cleanup: remove foot sliding during contacts first (``cleanup_feet``), then hold each planted
-            ankle and toe there on the rig (pin IK at its contact frames: the rig's proportions differ).
+        foot_cleanup: a ``FootCleanupConfig`` (``True``: the default one; ``False``/``None``: off) removes foot
+            sliding during contacts first (``cleanup_feet``), then holds each planted ankle and toe there on
+            the rig (pin IK at its contact frames: the rig's proportions differ).
         fps: frame rate of ``joints``.
         smpl_leg: SMPL leg length (m) for the scale; ``None`` measures it from ``joints``.
-        pins: optional ``(positions [T, 22, 3], mask [T, 22])`` model-frame targets (metres) that the rig's
-            mapped bone heads must meet at the masked frames. They go to armature space with the same scale,
-            axes (and in-place shift) as ``joints``, then ``ik.solve_pins`` moves hips, head, wrists, ankles
-            and feet onto them; the result is a ``PinnedAnimation`` with ``pin_residual``. Pins made on the
-            rig with ``rig_positions_to_joints(..., scale=None)`` round-trip exactly when
-            ``smpl_leg=SMPL_REFERENCE_LEG_LENGTH`` (as the add-on does).
-        ik: pin IK settings (fade window).
+
+    The user's pins, resampling to a scene rate and pin IK are :func:`~motionlcm_core.retarget.animate.animate_rig`.
     """
     joints = _check_inputs(joints, rig, bone_map, root_motion)
-    if pins is not None:
-        pins = _check_pins(pins, joints.shape[0])
-    if foot_cleanup and joints.shape[0] >= 3:
-        joints = cleanup_feet(joints, fps=fps)
-        pins = _with_planted_feet(joints, pins, fps)
+    cleanup = FootCleanupConfig() if foot_cleanup is True else (foot_cleanup or None)
+    planted = None
+    if cleanup is not None and joints.shape[0] >= 3:
+        joints = cleanup_feet(joints, fps=fps, cfg=cleanup)
+        planted = _planted_feet(joints, fps, cleanup)
     scale = rig_scale(rig, bone_map, smpl_leg_length(joints) if smpl_leg is None else smpl_leg)
     pose = model_to_armature(joints, scale)
     travel = pose[:, 0, :2] - pose[:1, 0, :2]                              # [T, 2] pelvis XY travel
@@ -58,30 +54,20 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
     root_loc = (pose[:, 0] - rest_r[:3, 3]) @ rest_r[:3, :3]
     anim = RigAnimation(root_bone=rig.names[root], root_translation=root_loc, rotations=rotations,
                         scale=float(scale), fps=float(fps))
-    if pins is None:
+    if planted is None or not planted[1].any():
         return anim
-    targets = model_to_armature(pins[0], scale)
-    if root_motion == "in_place":
-        targets[..., :2] -= travel[:, None]
-    return solve_pins(rig, bone_map, anim, targets, pins[1], ik)
+    held = solve_pins(rig, bone_map, anim, pose, planted[1])          # pose: the planted joints on the rig
+    return RigAnimation(held.root_bone, held.root_translation, held.rotations, held.scale, held.fps)
 
 
-def _with_planted_feet(joints: np.ndarray, pins: tuple[np.ndarray, np.ndarray] | None,
-                       fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """``pins`` plus the planted feet: each ankle and toe joint pinned where it is during its floor contacts
-    (``foot_contacts``). The rig's bones have other proportions than the joints, so rotations alone would
-    move a planted foot; pin IK holds it. The user's own pins keep their targets."""
-    contact = foot_contacts(joints, fps)                                    # [T, 4]: 7, 10, 8, 11
-    positions = np.zeros_like(joints) if pins is None else pins[0].copy()
-    mask = np.zeros(joints.shape[:2], dtype=bool) if pins is None else pins[1].copy()
-    for k, j in enumerate((7, 10, 8, 11)):
-        ankle, toe = (7, 10) if j in (7, 10) else (8, 11)
-        if mask[:, toe].any() and not mask[:, ankle].any():
-            continue                       # a user pin on the toe alone moves the whole leg: leave that foot to it
-        feet = contact[:, k] & ~mask[:, j]
-        positions[feet, j] = joints[feet, j]
-        mask[feet, j] = True
-    return positions, mask
+def _planted_feet(joints: np.ndarray, fps: float, cfg: FootCleanupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each ankle and toe joint pinned where it is during its floor contacts (``foot_contacts``): the rig's
+    bones have other proportions than the joints, so rotations alone would move a planted foot; pin IK holds
+    it. Returns (positions ``[T, 22, 3]`` = ``joints``, mask ``[T, 22]``)."""
+    contact = foot_contacts(joints, fps, cfg)                               # [T, 4]: 7, 10, 8, 11
+    mask = np.zeros(joints.shape[:2], dtype=bool)
+    mask[:, [7, 10, 8, 11]] = contact
+    return joints, mask
 
 
 def rest_joint_positions(rig: Rig, bone_map: BoneMap) -> np.ndarray:
@@ -151,13 +137,3 @@ def _check_inputs(joints: np.ndarray, rig: Rig, bone_map: BoneMap, root_motion: 
     if dup:
         raise ValueError(f"Each rig bone may carry only one SMPL joint; mapped twice: {dup}")
     return joints
-
-
-def _check_pins(pins: tuple[np.ndarray, np.ndarray], t: int) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(pins, (tuple, list)) or len(pins) != 2:
-        raise ValueError("pins must be a (positions [T, 22, 3], mask [T, 22]) pair in the model frame")
-    positions, mask = np.asarray(pins[0], dtype=np.float64), np.asarray(pins[1], dtype=bool)
-    if positions.shape != (t, NUM_JOINTS, 3) or mask.shape != (t, NUM_JOINTS):
-        raise ValueError(f"pins must be positions [T, 22, 3] and mask [T, 22] with T={t} (as joints); "
-                         f"got {positions.shape} and {mask.shape}")
-    return positions, mask

@@ -48,6 +48,6 @@ def test_pins_met(flow):
     assert "out of reach" not in r["status"]
     assert r["default_passes"]["exact"] is True and r["default_passes"]["refine_strength"] == pytest.approx(0.15)
     assert r["off_passes"] == {"refine_steps": 0, "exact": False}
-    assert not r["off_recipe"]["refine"] and not r["off_recipe"]["exact"]
+    assert r["off_recipe"]["refine"] is None and r["off_recipe"]["exact"] is None
     assert r["tuned_passes"]["refine_strength"] == pytest.approx(0.3) and 1 <= r["tuned_passes"]["refine_steps"] <= 5
     assert r["unreachable_residual_m"] > 1.0 and "A pin is out of reach" in r["unreachable_status"]

@@ -12,8 +12,9 @@ import pytest
 
 from motionlcm_core.data.cmu import default_data_dir
 from motionlcm_core.motion import features_from_joints, recover_joints
+from motionlcm_core.motion.contacts import FOOT_JOINTS
 from motionlcm_core.motion.body import (
-    BodyConfig, FOOT_JOINTS, bone_lengths, contacts_from, hold_body, rigid_bones, skeleton_lengths,
+    BodyConfig, bone_lengths, contacts_from, hold_body, rigid_bones, skeleton_lengths,
 )
 
 PROBES = Path(__file__).resolve().parents[2].parent / "shared" / "probes"

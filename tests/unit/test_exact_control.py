@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from motionlcm_core import Control, MotionLCMPipeline
-from motionlcm_core.exact import ExactConfig, apply_exact, continue_from_pose, displacement_field, pin_errors
+from motionlcm_core.control import ExactConfig, apply_exact, continue_from_pose, displacement_field, pin_errors
+from motionlcm_core.control.passes import PinPassConfig
 from motionlcm_core.motion import FACE_JOINTS, PARENTS
-from motionlcm_core.refine import RefineConfig, refine_latents
+from motionlcm_core.control.passes import RefineConfig
+from motionlcm_core.control.refine import refine_latents
 from tests.golden_paths import golden_root
 from tests.unit.test_pipeline import emb, tiny_config
 
@@ -196,23 +198,24 @@ def test_generate_with_pins_meets_them_by_default(pipe):
     free = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3)
     pos[[0, 39], 20] = free.joints[0, [0, 39], 20] + 0.01
     r = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3, control=Control(pos, mask))
-    assert r.settings["pin_residual_max_m"] < 1e-3 and pin_errors(r.joints, pos[None], mask[None]).max() < 1e-3
-    assert {"refine", "exact"} <= set(r.timings) and r.settings["refine_steps"] > 0
-    off = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3, control=Control(pos, mask), refine=False,
-                        exact=False)
+    assert r.report["pin_residual_max_m"] < 1e-3 and pin_errors(r.joints, pos[None], mask[None]).max() < 1e-3
+    assert {"refine", "exact"} <= set(r.timings) and r.report["refine_steps"] > 0
+    off = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3, control=Control(pos, mask),
+                        passes=PinPassConfig(refine=None, exact=None))
     assert "refine" not in off.timings and "exact" not in off.timings
-    assert off.settings["pin_residual_max_m"] > 0.05
+    assert off.report["pin_residual_max_m"] > 0.05
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(refine=True), "refine=True needs pins"),
-    (dict(refine_steps=-2, control=Control(*_pelvis_pins(40))), "steps"),
-    (dict(refine_strength=0.0, control=Control(*_pelvis_pins(40))), "strength|lr"),
-    (dict(exact="yes", control=Control(*_pelvis_pins(40))), "exact must be"),
+@pytest.mark.parametrize("make,match", [
+    (lambda: dict(passes="yes"), "passes must be a PinPassConfig"),
+    (lambda: dict(passes=PinPassConfig(refine=RefineConfig(steps=-2))), "steps"),
+    (lambda: dict(passes=PinPassConfig(refine=RefineConfig(lr=0.0))), "strength|lr"),
+    (lambda: dict(passes=PinPassConfig(exact="yes")), "exact must be"),
+    (lambda: dict(passes=PinPassConfig(floor=True), control=Control(*_pelvis_pins(40))), "floor=True"),
 ])
-def test_generate_refuses_bad_pass_options(pipe, kwargs, match):
+def test_generate_refuses_bad_pass_options(pipe, make, match):
     with pytest.raises(ValueError, match=match):
-        pipe.generate(text_embeddings=emb(1), lengths=40, seed=0, **kwargs)
+        pipe.generate(text_embeddings=emb(1), lengths=40, seed=0, **make())
 
 
 def test_generate_refuses_pin_past_a_shorter_clip(pipe):
@@ -223,7 +226,6 @@ def test_generate_refuses_pin_past_a_shorter_clip(pipe):
 
 def test_torso_lean_reaches_a_hand_pin_beyond_the_arm_with_pelvis_pinned():
     """Pelvis pinned on the same frame: the upper body leans (rigidly) so the hand still gets there."""
-    from motionlcm_core.exact import ExactConfig, apply_exact
     from motionlcm_core.motion.skeleton import PARENTS
     rng = np.random.default_rng(0)
     offsets = np.array([[0, 0, 0], [0.1, -0.05, 0], [-0.1, -0.05, 0], [0, 0.1, 0], [0, -0.4, 0], [0, -0.4, 0],

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from motionlcm_core import MotionLCMPipeline
+from motionlcm_core import MotionLCMPipeline, PinPassConfig
 from motionlcm_core.config import v1_config, v2_config
 from motionlcm_core.models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from tests.golden_paths import golden_root, small_cases
@@ -67,7 +67,7 @@ def test_official_layout_file_loads_and_generates(tmp_path, case_dir):
     lengths = inputs["lengths"].tolist()
     # the reference sampler has no floor rule (a vertical shift of each clip; see generate's ``floor``)
     res = pipe.generate(text_embeddings=inputs["text_emb"][:, 0], lengths=lengths, num_steps=1,
-                        init_noise=torch.from_numpy(inputs["init_noise"]), floor=False, body=False)
+                        init_noise=torch.from_numpy(inputs["init_noise"]), passes=PinPassConfig(floor=False), body=False)
     for b, n in enumerate(lengths):
         np.testing.assert_allclose(res.joints[b, :n], gold["lcm1_final_joints"][b, :n], atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="text encoder|sentence-t5"):

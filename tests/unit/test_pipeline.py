@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionlcm_core import Control, MotionLCMPipeline
+from motionlcm_core import Control, MotionLCMPipeline, PinPassConfig
 from motionlcm_core.config import (ModelConfig, SchedulerConfig, TransformerConfig, control_timesteps_for,
                                    model_config_from_json, to_json, v1_config, v2_config)
 from motionlcm_core.io.checkpoints import save_weights
@@ -49,7 +49,7 @@ def test_shapes_and_determinism(pipe):
 
 def test_seconds_and_teacher(pipe):
     r = pipe.generate(text_embeddings=emb(1), seconds=2.0, seed=0, teacher=True)
-    assert r.lengths == [40] and r.settings["teacher"] and np.isfinite(r.joints).all()
+    assert r.lengths == [40] and r.report["teacher"] and np.isfinite(r.joints).all()
 
 
 def test_prompts_through_embedded_encoder(pipe):
@@ -64,19 +64,19 @@ def test_control_changes_motion(pipe):
     mask[::8, 0] = True
     free = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1)
     ctrl = pipe.generate(text_embeddings=emb(1), lengths=40, seed=1, control=Control(pos, mask))
-    assert ctrl.settings["controlled"] and ctrl.joints.shape == free.joints.shape
-    assert ctrl.settings["floor_shift_m"] is None             # pins fix the heights: no floor shift
+    assert ctrl.report["controlled"] and ctrl.joints.shape == free.joints.shape
+    assert ctrl.report["floor_shift_m"] is None             # pins fix the heights: no floor shift
     with pytest.raises(ValueError, match="pinned joints"):
-        pipe.generate(text_embeddings=emb(1), lengths=40, control=Control(pos, mask), floor=True)
+        pipe.generate(text_embeddings=emb(1), lengths=40, control=Control(pos, mask), passes=PinPassConfig(floor=True))
 
 
 def test_clips_are_put_on_their_floor(pipe):
     """Without pins each clip's lowest joint ends on y = 0 (the training data's floor rule), by a vertical
     shift of the whole clip and nothing else; ``floor=False`` keeps the model's own heights."""
-    own = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, floor=False, body=False)
+    own = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, passes=PinPassConfig(floor=False), body=False)
     out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, body=False)
-    assert own.settings["floor_shift_m"] is None
-    shifts = out.settings["floor_shift_m"]
+    assert own.report["floor_shift_m"] is None
+    shifts = out.report["floor_shift_m"]
     for b in range(2):
         a, f = own.clip(b), out.clip(b)
         assert abs(a[..., 1].min()) > 0.01                      # the random model floats or sinks
@@ -93,7 +93,7 @@ def test_the_body_holds_together_by_default(pipe):
     from motionlcm_core.motion.body import BodyConfig, bone_lengths, skeleton_lengths
     raw = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3, body=False)
     out = pipe.generate(text_embeddings=emb(2), lengths=[40, 24], seed=3)
-    assert raw.settings["body"] is None and len(out.settings["body"]) == 2
+    assert raw.report["body"] is None and len(out.report["body"]) == 2
     for b in range(2):
         lengths = bone_lengths(out.clip(b))
         np.testing.assert_allclose(lengths, np.broadcast_to(skeleton_lengths()[1:], lengths.shape), atol=1e-5)
@@ -104,7 +104,7 @@ def test_the_body_holds_together_by_default(pipe):
     with pytest.raises(ValueError, match="body"):
         pipe.generate(text_embeddings=emb(1), lengths=40, body="yes")
     loose = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3, body=BodyConfig(rigid=False, planted=False))
-    assert "bone_change_max_m" not in loose.settings["body"][0]
+    assert "bone_change_max_m" not in loose.report["body"][0]
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -117,7 +117,7 @@ def test_the_body_holds_together_by_default(pipe):
     (dict(guidance_scale=float("nan")), "guidance_scale"),
     (dict(seconds=float("inf"), lengths=None), "seconds"),
     (dict(seconds=2.0), "not both"),
-    (dict(floor="yes"), "floor"),
+    (dict(passes={"floor": "yes"}), "passes must be a PinPassConfig"),
 ])
 def test_bad_requests(pipe, kwargs, match):
     base = dict(text_embeddings=emb(1), lengths=40)

@@ -1,4 +1,4 @@
-"""Pin IK after retargeting (issue 6): pins met on rigs whose proportions differ from the model's."""
+"""Pin IK after retargeting (issue 6, `animate_rig`): pins met on rigs whose proportions differ from the model's."""
 from __future__ import annotations
 
 
@@ -8,6 +8,7 @@ import pytest
 from motionlcm_core.motion.skeleton import JOINT_NAMES
 from motionlcm_core.retarget import (BoneMap, model_to_armature, pose_world_matrices, retarget,
                                      rig_positions_to_joints)
+from motionlcm_core.retarget.animate import animate_rig
 from motionlcm_core.retarget.ik import PinnedAnimation, solve_pins
 from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH
 from tests.unit import rigs
@@ -47,7 +48,7 @@ def test_pins_met_on_other_proportions(clip, rig_name):
     pos, mask = make_pins(clip)
     kw = dict(foot_cleanup=False, smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
     plain = retarget(clip, rig, bm, **kw)
-    pinned = retarget(clip, rig, bm, pins=(pos, mask), **kw)
+    pinned = animate_rig(clip, rig, bm, pins=(pos, mask), **kw)
     assert isinstance(pinned, PinnedAnimation)
     target = model_to_armature(pos, pinned.scale)
     before = np.linalg.norm(heads(rig, bm, plain) - target, axis=-1)[mask] / plain.scale
@@ -65,7 +66,7 @@ def test_no_pops_and_untouched_far_away(clip, rig_name):
     rig, bm = RIGS[rig_name]()
     pos, mask = make_pins(clip)
     kw = dict(foot_cleanup=False, smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
-    plain, pinned = retarget(clip, rig, bm, **kw), retarget(clip, rig, bm, pins=(pos, mask), **kw)
+    plain, pinned = retarget(clip, rig, bm, **kw), animate_rig(clip, rig, bm, pins=(pos, mask), **kw)
     h0, h1 = heads(rig, bm, plain) / plain.scale, heads(rig, bm, pinned) / plain.scale
     for j in (0, 8, 10, 20, 21):
         acc0 = np.linalg.norm(np.diff(h0[:, j], 2, axis=0), axis=-1).max()
@@ -98,7 +99,7 @@ def test_rig_pins_round_trip_exactly(clip):
         idx = [JOINT_NAMES.index(j) for j in ("right_wrist", "pelvis", "left_foot")]
         joints, jm = rig_positions_to_joints({b: h[f, k] for b, k in zip(bones, idx)}, rig, bm)
         pos[f], mask[f] = joints, jm
-    anim = retarget(clip, rig, bm, foot_cleanup=True, smpl_leg=SMPL_REFERENCE_LEG_LENGTH, pins=(pos, mask))
+    anim = animate_rig(clip, rig, bm, foot_cleanup=True, smpl_leg=SMPL_REFERENCE_LEG_LENGTH, pins=(pos, mask))
     got = heads(rig, bm, anim)
     err = np.linalg.norm(got - h, axis=-1)[mask]                       # centimetre units
     print(f"rig pins round trip: max {err.max():.2e} cm")
@@ -109,7 +110,7 @@ def test_unreachable_pin_reports_residual(clip):
     rig, bm = RIGS["mixamo_apose_cm"]()
     pos, mask = np.zeros_like(clip), np.zeros(clip.shape[:2], dtype=bool)
     pos[25, 21], mask[25, 21] = clip[25, 21] + [-1.5, 0.0, 0.0], True       # 1.5 m beyond the hand
-    anim = retarget(clip, rig, bm, foot_cleanup=False, smpl_leg=SMPL_REFERENCE_LEG_LENGTH, pins=(pos, mask))
+    anim = animate_rig(clip, rig, bm, foot_cleanup=False, smpl_leg=SMPL_REFERENCE_LEG_LENGTH, pins=(pos, mask))
     residual = anim.pin_residual[25, 21] / anim.scale
     print(f"unreachable pin residual {residual:.3f} m")
     assert 0.5 < residual < 1.5 and np.isfinite(anim.root_translation).all()
@@ -119,12 +120,12 @@ def test_unreachable_pin_reports_residual(clip):
 def test_bad_pins_refused(clip):
     rig, bm = RIGS["mixamo_apose_cm"]()
     with pytest.raises(ValueError, match=r"positions \[T, 22, 3\]"):
-        retarget(clip, rig, bm, pins=(clip[:5], np.ones((5, 22), bool)))
+        animate_rig(clip, rig, bm, pins=(clip[:5], np.ones((5, 22), bool)))
     no_arm = BoneMap({j: b for j, b in bm.bones.items() if j != "right_elbow"})
     pos, mask = np.zeros_like(clip), np.zeros(clip.shape[:2], dtype=bool)
     mask[3, 21] = True
     with pytest.raises(ValueError, match="right_elbow"):
-        retarget(clip, rig, no_arm, pins=(pos, mask))
+        animate_rig(clip, rig, no_arm, pins=(pos, mask))
     anim = retarget(clip, rig, bm)
     with pytest.raises(ValueError, match="NaN"):
         solve_pins(rig, bm, anim, np.full_like(clip, np.nan), mask)
@@ -136,7 +137,7 @@ def test_torso_leans_when_the_arm_is_short(clip):
     pos, mask = np.zeros_like(clip), np.zeros(clip.shape[:2], dtype=bool)
     pos[15, 21], mask[15, 21] = clip[15, 21] + [0.08, 0.0, 0.0], True
     kw = dict(foot_cleanup=False, smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
-    plain, anim = retarget(clip, rig, bm, **kw), retarget(clip, rig, bm, pins=(pos, mask), **kw)
+    plain, anim = retarget(clip, rig, bm, **kw), animate_rig(clip, rig, bm, pins=(pos, mask), **kw)
     print(f"out-of-reach hand pin residual {anim.max_residual / anim.scale * 1e3:.2e} mm")
     assert anim.max_residual / anim.scale < 1e-3
     assert np.allclose(heads(rig, bm, anim)[:, 0], heads(rig, bm, plain)[:, 0])

@@ -76,7 +76,7 @@ def test_generate_starts_from_the_retrieved_motion(pipe):
     the model's own sample makes the output follow it; retrieval=False ignores the bank."""
     pipe.bank = None
     plain = pipe.generate(text_embeddings=emb(1), lengths=40, seed=3)
-    assert plain.settings["retrieval"] is None
+    assert plain.report["retrieval"] is None
     with pytest.raises(ValueError, match="motion bank"):
         pipe.generate(text_embeddings=emb(1), lengths=40, retrieval=True)
     pipe.bank = _bank(latent=(pipe.cfg.denoiser.latent_tokens, pipe.cfg.denoiser.latent_dim))
@@ -85,10 +85,10 @@ def test_generate_starts_from_the_retrieved_motion(pipe):
         a = pipe.generate(text_embeddings=torch.eye(3, 384)[[1]], lengths=40, seed=3, retrieval=one)
         b = pipe.generate(text_embeddings=torch.eye(3, 384)[[1]], lengths=40, seed=3, retrieval=one)
         off = pipe.generate(text_embeddings=torch.eye(3, 384)[[1]], lengths=40, seed=3, retrieval=False)
-        assert a.settings["retrieval"]["bank_entries"] == [1]
+        assert a.report["retrieval"]["bank_entries"] == [1]
         np.testing.assert_array_equal(a.joints, b.joints)                  # same seed, same motion
         assert not np.allclose(a.feats, off.feats)
-        assert off.settings["retrieval"] is None
+        assert off.report["retrieval"] is None
         near = pipe.generate(text_embeddings=torch.eye(3, 384)[[1]], lengths=40, seed=3,
                              retrieval=RetrievalConfig(top_k=1, start_t=1), body=False)  # barely noised
         shape = (1, pipe.cfg.denoiser.latent_tokens, pipe.cfg.denoiser.latent_dim)

@@ -13,9 +13,11 @@ import numpy as np
 
 import bpy_rigs
 from common import run, fresh_scene, world_heads
-from blender_addon import bone_maps, generation, nla
+from blender_addon import apply, bone_maps, nla
 from blender_addon.jobs import GenerationResult
 import blender_addon
+from motionlcm_core.control.passes import PinPassConfig
+from motionlcm_core.recipe import Recipe
 from motionlcm_core.retarget.inverse import model_to_armature
 from motionlcm_core.retarget.mapping import BoneMap
 from motionlcm_core.retarget.rig import pose_world_matrices
@@ -48,10 +50,9 @@ def main() -> dict:
         ob = bpy_rigs.build(kind)
         rig = bone_maps.rig_from_armature(ob)
         bm = BoneMap.detect(rig)
-        settings = {"mapping": bm.bones, "root_motion": "full", "foot_cleanup": False}
         res = GenerationResult(joints[None], [len(joints)], 20.0, {}, "CPU", "mocap", [])
-        names = generation.apply_result(bpy.context, ob, res, settings=settings,
-                                        recipe={"prompt": f"mocap on {kind}", "seed": 0, "pins": []})
+        recipe = Recipe(f"mocap on {kind}", passes=PinPassConfig(foot_cleanup=None), start_frame=scene.frame_start)
+        names = apply.apply_result(bpy.context, ob, res, recipe, apply.ApplyPlan(dict(bm.bones)))
         anim = retarget(joints, rig, bm, root_motion="full", foot_cleanup=False, smpl_leg=0.82)  # as the add-on
         src = np.arange(0, 61, 2)                 # source frames that land on scene frames (x1.5)
         frames = 1 + src * 3 // 2

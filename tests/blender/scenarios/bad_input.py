@@ -12,7 +12,6 @@ import bpy_rigs
 from common import fresh_scene, run
 from tiny_model import write_tiny_model
 from blender_addon import anim_write, compat, generation, model_cache, rig_build
-from blender_addon.jobs import GenerationJob
 
 torch.set_num_threads(1)
 

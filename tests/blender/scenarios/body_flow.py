@@ -10,8 +10,9 @@ import numpy as np
 import blender_addon
 from common import fresh_scene, quat_to_mat, run
 from tiny_body import write_malicious_pkl, write_tiny_body
-from blender_addon import anim_write, body, compat, rig_build, smpl_rest
+from blender_addon import anim_write, body, compat, rig_build
 from motionlcm_core.retarget.body_model import body22_weights, load_body_model, shape_rest
+from motionlcm_core.retarget.inverse import model_to_armature
 
 BONES = list(rig_build.SMPL_BONE_NAMES)
 
@@ -94,8 +95,8 @@ def check_rest(arm, mesh_ob, model, betas) -> dict:
     """Rest vertices and bone heads vs the numpy formula (Blender frame, lifted to the floor)."""
     rest = shape_rest(model, np.asarray(betas))
     heads = np.array([np.array(arm.data.bones[b].head_local) for b in BONES])
-    return {"vert_err": float(np.abs(mesh_coords(mesh_ob.data) - smpl_rest.to_blender(rest.vertices)).max()),
-            "joint_err": float(np.abs(heads - smpl_rest.to_blender(rest.joints)).max()),
+    return {"vert_err": float(np.abs(mesh_coords(mesh_ob.data) - model_to_armature(rest.vertices, 1.0)).max()),
+            "joint_err": float(np.abs(heads - model_to_armature(rest.joints, 1.0)).max()),
             "min_z": float(mesh_coords(mesh_ob.data)[:, 2].min())}
 
 
@@ -150,8 +151,8 @@ def main() -> dict:
     out["shape_error"] = op_error(bpy.ops.motionlcm.apply_body_shape)
     out["shape_ms"] = 1000 * (time.perf_counter() - t0)
     out["rest1"] = check_rest(arm, mesh_ob, model, betas)
-    out["rest_moved"] = float(np.abs(smpl_rest.to_blender(shape_rest(model, betas).joints)
-                                     - smpl_rest.to_blender(shape_rest(model, np.zeros(10)).joints)).max())
+    out["rest_moved"] = float(np.abs(model_to_armature(shape_rest(model, betas).joints, 1.0)
+                                     - model_to_armature(shape_rest(model, np.zeros(10)).joints, 1.0)).max())
     action = arm.animation_data.action
     now = anim_write.read_keys(action, compat.object_slot(action, arm))
     out["action_kept"] = action.name == "body_test" and all(np.array_equal(keys[k], now[k]) for k in keys)

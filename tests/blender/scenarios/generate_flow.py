@@ -29,7 +29,7 @@ def generate(mode: str = "new") -> generation.ActiveJob:
 def check_rig(ob, job) -> dict:
     """Evaluated world heads vs numpy FK of the add-on's retarget of the job's joints."""
     rig = bone_maps.rig_from_armature(ob)
-    bm = BoneMap(bones=job.settings["mapping"])
+    bm = BoneMap(bones=job.plan.mapping)
     joints = job.job.result.joints[0, : job.job.result.lengths[0]]
     anim = retarget(joints, rig, bm, root_motion="full", foot_cleanup=True, smpl_leg=0.82)
     src = np.arange(0, len(joints), 2)
@@ -65,19 +65,19 @@ def pins_case(props, ob) -> dict:
     out["n_pins"] = len(pins)
     recipe = anim_write.get_recipe(ob.animation_data.action)
     out["recipe_pins"], out["pin_residual_m"] = len(recipe["pins"]), recipe["pin_residual_m"]
-    out["pin_error_model"] = job.job.result.settings.get("pin_error_m")
+    out["pin_error_model"] = job.job.result.report.get("pin_error_m")
     out["status"] = props.status
-    out["default_passes"] = {k: job.job.result.settings[k] for k in ("refine_steps", "refine_strength", "exact")}
+    out["default_passes"] = {k: job.job.result.report[k] for k in ("refine_steps", "refine_strength", "exact")}
     # the panel turns the passes off (or sets the refinement's iterations and strength)
     props.refine_pins, props.exact_pins = False, False
     scene.frame_set(scene.frame_start)
     off = generate()
-    out["off_passes"] = {k: off.job.result.settings[k] for k in ("refine_steps", "exact")}
-    out["off_recipe"] = {k: anim_write.get_recipe(ob.animation_data.action)[k] for k in ("refine", "exact")}
+    out["off_passes"] = {k: off.job.result.report[k] for k in ("refine_steps", "exact")}
+    out["off_recipe"] = {k: anim_write.get_recipe(ob.animation_data.action)["passes"][k] for k in ("refine", "exact")}
     props.refine_pins, props.exact_pins, props.refine_steps, props.refine_strength = True, True, 5, 0.3
     scene.frame_set(scene.frame_start)
     tuned = generate()
-    out["tuned_passes"] = {k: tuned.job.result.settings[k] for k in ("refine_steps", "refine_strength")}
+    out["tuned_passes"] = {k: tuned.job.result.report[k] for k in ("refine_steps", "refine_strength")}
     # a hand pin 3 m above the hips cannot be met: the status says so and how far it was left
     hand_pin = next(p for p in props.pins if p.bone == hand)
     hand_pin.position = (np.array(hand_pin.position) + np.array([0.0, 0.0, 300.0])).tolist()

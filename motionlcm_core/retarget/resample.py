@@ -1,11 +1,12 @@
-# SPDX-License-Identifier: GPL-3.0-or-later
-"""Time resampling of model output (20 fps) to the scene's frame rate. Pure numpy, bpy-free.
+"""Time resampling of a rig animation from the model's rate (20 fps) to the scene's frame rate (numpy).
 
 Quaternions are ``wxyz``; they are made sign-continuous first and interpolated with slerp.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from motionlcm_core.retarget.rotations import make_quat_continuous
 
 
 def frame_count(num_src: int, src_fps: float, dst_fps: float) -> int:
@@ -21,15 +22,6 @@ def sample_positions(num_src: int, src_fps: float, dst_fps: float) -> np.ndarray
     return np.clip(np.arange(n, dtype=np.float64) * (src_fps / dst_fps), 0.0, num_src - 1)
 
 
-def continuous_quats(quats: np.ndarray) -> np.ndarray:
-    """Flip signs so consecutive quaternions ``[T, 4]`` lie in the same hemisphere."""
-    q = np.array(quats, dtype=np.float64, copy=True)
-    for t in range(1, len(q)):
-        if np.dot(q[t], q[t - 1]) < 0.0:
-            q[t] = -q[t]
-    return q
-
-
 def resample_linear(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Linear interpolation of ``values [T, D]`` at fractional indices ``pos [F]`` → ``[F, D]``."""
     values = np.asarray(values, dtype=np.float64)
@@ -41,7 +33,7 @@ def resample_linear(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 def resample_quats(quats: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Slerp of unit quaternions ``[T, 4]`` (wxyz) at fractional indices ``pos [F]`` → ``[F, 4]``."""
-    q = continuous_quats(quats)
+    q = make_quat_continuous(quats)
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
     i0 = np.floor(pos).astype(int)
     i1 = np.minimum(i0 + 1, len(q) - 1)

@@ -1,12 +1,20 @@
-"""Spatial control targets: global joint positions at chosen frames, in the model frame."""
+"""Spatial control targets (pins): global joint positions at chosen frames, in the model frame, and their checks.
+
+numpy at import; torch only inside :meth:`Control.validated` (the add-on imports this without torch).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from .motion.skeleton import JOINT_NAMES, NUM_JOINTS
+from motionlcm_core.motion.skeleton import JOINT_NAMES, NUM_JOINTS
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Control", "as_numpy", "check_pins_within", "pin_errors"]
 
 
 @dataclass
@@ -14,11 +22,12 @@ class Control:
     """``positions (B, T, 22, 3)`` or ``(T, 22, 3)`` metres, model frame (Y up, clip starts at the origin
     facing +Z); ``mask (B, T, 22)`` or ``(T, 22)`` bool, True = this joint is pinned at this frame."""
 
-    positions: np.ndarray | torch.Tensor
-    mask: np.ndarray | torch.Tensor
+    positions: Any
+    mask: Any
 
-    def validated(self, batch: int, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def validated(self, batch: int, num_frames: int) -> tuple["torch.Tensor", "torch.Tensor"]:
         """Check and pad to ``(batch, num_frames, 22, 3)`` float32 / ``(batch, num_frames, 22)`` bool."""
+        import torch
         pos = torch.as_tensor(np.asarray(self.positions, dtype=np.float32) if not torch.is_tensor(self.positions)
                               else self.positions).float().cpu()
         mask = torch.as_tensor(np.asarray(self.mask) if not torch.is_tensor(self.mask) else self.mask).cpu()
@@ -45,3 +54,29 @@ class Control:
             pos = torch.cat([pos, pos.new_zeros(batch, pad, NUM_JOINTS, 3)], dim=1)
             mask = torch.cat([mask, mask.new_zeros(batch, pad, NUM_JOINTS)], dim=1)
         return torch.where(mask[..., None], pos, torch.zeros_like(pos)), mask.clone()
+
+
+def as_numpy(x: Any, name: str) -> np.ndarray:
+    """``x`` (numpy or torch) as a numpy array; a non-mask must be floating point."""
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+    if name != "mask" and not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"{name} must be a float array, got {arr.dtype}")
+    return arr
+
+
+def pin_errors(joints, positions, mask) -> np.ndarray:
+    """``|joint − target|`` metres at pins ``(B, T', 22)`` (0 elsewhere); ``joints`` may be longer than ``T'``."""
+    J, P, M = as_numpy(joints, "joints"), as_numpy(positions, "positions"), as_numpy(mask, "mask")
+    T = P.shape[1]
+    return np.where(M, np.linalg.norm(J[:, :T].astype(np.float64) - P, axis=-1), 0.0)
+
+
+def check_pins_within(mask, lengths) -> None:
+    """Refuse pins ``mask (B, T, 22)`` on frames at or past each sample's length (before any work)."""
+    M = as_numpy(mask, "mask")
+    for b, n in enumerate(lengths):
+        late = np.nonzero(M[b, int(n):].any(axis=-1))[0]
+        if len(late):
+            raise ValueError(f"sample {b} has a pin on frame {int(n) + late[0]} but is only {n} frames long; "
+                             "move the pin inside the clip or lengthen the clip")
+

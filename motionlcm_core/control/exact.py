@@ -32,14 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .control import Control
-from .motion.body import smoothstep, unit
-from .motion.skeleton import CONTROL_JOINTS, FACE_JOINTS, NUM_JOINTS, PARENTS
+from motionlcm_core.control.field import displacement_field
+from motionlcm_core.control.targets import as_numpy, check_pins_within
+from motionlcm_core.geometry import one_bone_ik, rotvec_matrix, two_bone_ik, unit
+from motionlcm_core.motion.skeleton import NUM_JOINTS, PARENTS
 
-__all__ = ["ExactConfig", "ExactOutput", "apply_exact", "check_pins_within", "displacement_field", "pin_errors",
-           "PoseContinuation", "continue_from_pose"]
+__all__ = ["ExactConfig", "ExactOutput", "apply_exact"]
 
 #: A foot pin is met by moving its ankle (leg IK); the foot keeps its offset from the ankle.
 _CARRIED_BY: dict[int, int] = {10: 7, 11: 8}
@@ -93,70 +92,7 @@ class ExactOutput:
         return float(self.residual.max()) if self.residual.size else 0.0
 
 
-# ----------------------------------------------------------------------------- displacement field
-def _tangents(frames: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
-    """PCHIP (Fritsch–Carlson) tangents ``(K, C)``; 0 at pins whose neighbour is further than ``2·window``."""
-    m = np.zeros_like(values)
-    if len(frames) < 3:
-        return m
-    h = np.diff(frames).astype(np.float64)[:, None]                  # (K-1, 1)
-    delta = np.diff(values, axis=0) / h                              # (K-1, C)
-    h0, h1, d0, d1 = h[:-1], h[1:], delta[:-1], delta[1:]
-    w0, w1 = 2 * h1 + h0, h1 + 2 * h0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inner = (w0 + w1) / (w0 / d0 + w1 / d1)
-    ok = (d0 * d1 > 0) & (h0 <= 2 * window) & (h1 <= 2 * window)
-    m[1:-1] = np.where(ok, inner, 0.0)
-    return m
-
-
-def displacement_field(frames: np.ndarray, values: np.ndarray, num_frames: int, window: int) -> np.ndarray:
-    """Smooth field ``(num_frames, C)`` equal to ``values (K, C)`` at the sorted unique ``frames (K,)``."""
-    frames = np.asarray(frames, dtype=np.int64)
-    values = np.asarray(values, dtype=np.float64)
-    t = np.arange(num_frames, dtype=np.float64)
-    if len(frames) == 0:
-        return np.zeros((num_frames, values.shape[-1]))
-    m = _tangents(frames, values, window)
-    k = np.clip(np.searchsorted(frames, t, side="right") - 1, 0, max(len(frames) - 2, 0))
-    k1 = np.minimum(k + 1, len(frames) - 1)
-    ta, tb = frames[k].astype(np.float64), frames[k1].astype(np.float64)
-    gap = np.maximum(tb - ta, 1.0)[:, None]
-    x = ((t - ta)[:, None] / gap)
-    h00, h10, h01, h11 = 2 * x**3 - 3 * x**2 + 1, x**3 - 2 * x**2 + x, -2 * x**3 + 3 * x**2, x**3 - x**2
-    hermite = h00 * values[k] + h10 * gap * m[k] + h01 * values[k1] + h11 * gap * m[k1]
-    fade_a = (1 - smoothstep(np.abs(t - ta)[:, None] / window)) * values[k]
-    fade_b = (1 - smoothstep(np.abs(tb - t)[:, None] / window)) * values[k1]
-    between = ((t >= ta) & (t <= tb))[:, None]
-    out = np.where(between & (tb - ta <= 2 * window)[:, None], hermite, np.where(between, fade_a + fade_b, 0.0))
-    before, after = t < frames[0], t > frames[-1]
-    out[before] = (1 - smoothstep((frames[0] - t[before]) / window))[:, None] * values[0]
-    out[after] = (1 - smoothstep((t[after] - frames[-1]) / window))[:, None] * values[-1]
-    return out
-
-
 # ----------------------------------------------------------------------------- inverse kinematics
-def _one_bone(a: np.ndarray, c: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """New ``c (N, 3)``: the bone a→c turned about ``a`` towards ``target`` (length kept)."""
-    length = np.linalg.norm(c - a, axis=-1, keepdims=True)
-    return a + length * unit(target - a)
-
-
-def _two_bone(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Analytic two-bone IK: new ``(b, c)``, each ``(N, 3)``; ``a`` fixed, bone lengths kept, bend side kept."""
-    l1 = np.linalg.norm(b - a, axis=-1, keepdims=True)
-    l2 = np.linalg.norm(c - b, axis=-1, keepdims=True)
-    v = target - a
-    d = np.clip(np.linalg.norm(v, axis=-1, keepdims=True), np.abs(l1 - l2) + 1e-9, l1 + l2)
-    u = unit(v)
-    w = (b - a) - np.sum((b - a) * u, axis=-1, keepdims=True) * u   # bend direction, ⟂ u
-    fallback = np.cross(u, np.where(np.abs(u[..., :1]) < 0.9, [[1.0, 0, 0]], [[0, 0, 1.0]]))
-    w = unit(np.where(np.linalg.norm(w, axis=-1, keepdims=True) > 1e-6 * l1, w, fallback))
-    cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
-    b_new = a + l1 * (cos_a * u + np.sqrt(1 - cos_a**2) * w)
-    return b_new, a + d * u
-
-
 def _move_subtree(joints: np.ndarray, root: int, delta: np.ndarray, skip: int | None = None) -> None:
     """Translate ``root`` and its descendants (except ``skip``'s subtree) by ``delta (N, 3)`` in place."""
     skipped = set(_SUBTREE[skip]) if skip is not None else set()
@@ -177,9 +113,10 @@ def _reach(joints: np.ndarray, j: int, target: np.ndarray, end: int, one_bone: b
     p = PARENTS[end]
     g = PARENTS[p] if p > 0 else -1
     if one_bone or g <= 0:
-        new_end = _one_bone(joints[:, p], joints[:, end], goal)
+        new_end = one_bone_ik(joints[:, p], joints[:, end], goal)
     else:
-        new_p, new_end = _two_bone(joints[:, g], joints[:, p], joints[:, end], goal)
+        a, b, c = joints[:, g], joints[:, p], joints[:, end]
+        new_p, new_end = two_bone_ik(a, b, goal, np.linalg.norm(b - a, axis=-1), np.linalg.norm(c - b, axis=-1))
         _move_subtree(joints, p, new_p - joints[:, p], skip=end)
     _move_subtree(joints, end, new_end - joints[:, end])
 
@@ -268,7 +205,6 @@ def _torso_lean(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
     """Lean the upper body (rigidly, about spine1) towards upper-body pins still out of reach, in place:
     each at most ``max_lean_deg``, averaged per frame, spread smoothly over ``window``. Returns the
     rotation vectors ``(T, 3)``, or None when nothing was to do. Bone lengths are kept."""
-    from scipy.spatial.transform import Rotation
     upper = [j for j in _UPPER if pins[:, j].any()]
     if not upper or cfg.max_lean_deg <= 0:
         return None
@@ -299,10 +235,8 @@ def _torso_lean(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
     full[frames] = total[frames] / count[frames, None]
     lean = displacement_field(keys, full[keys], len(joints), cfg.window)
     rows = np.nonzero(np.linalg.norm(lean, axis=-1) > 1e-9)[0]
-    rot = Rotation.from_rotvec(lean[rows])
     rel = joints[rows][:, _UPPER] - pivot[rows, None]
-    joints[np.ix_(rows, _UPPER)] = pivot[rows, None] + np.stack(
-        [rot.apply(rel[:, k]) for k in range(len(_UPPER))], axis=1)
+    joints[np.ix_(rows, _UPPER)] = pivot[rows, None] + np.einsum("rij,rkj->rki", rotvec_matrix(lean[rows]), rel)
     return lean
 
 
@@ -327,15 +261,8 @@ def _clip_residual(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray) ->
     return np.where(pins, np.linalg.norm(joints - targets, axis=-1), 0.0)
 
 
-def _as_numpy(x, name: str) -> np.ndarray:
-    arr = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
-    if name != "mask" and not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"{name} must be a float array, got {arr.dtype}")
-    return arr
-
-
 def _checked(joints, positions, mask, lengths) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-    J, P, M = _as_numpy(joints, "joints"), _as_numpy(positions, "positions"), _as_numpy(mask, "mask")
+    J, P, M = as_numpy(joints, "joints"), as_numpy(positions, "positions"), as_numpy(mask, "mask")
     if J.ndim != 4 or J.shape[2:] != (NUM_JOINTS, 3):
         raise ValueError(f"joints must be (B, T, 22, 3), got {J.shape}")
     B, T = J.shape[:2]
@@ -375,74 +302,3 @@ def apply_exact(joints, positions, mask, lengths=None, cfg: ExactConfig = ExactC
     return ExactOutput(joints=out, residual=residual)
 
 
-def pin_errors(joints, positions, mask) -> np.ndarray:
-    """``|joint − target|`` metres at pins ``(B, T', 22)`` (0 elsewhere); ``joints`` may be longer than ``T'``."""
-    J, P, M = _as_numpy(joints, "joints"), _as_numpy(positions, "positions"), _as_numpy(mask, "mask")
-    T = P.shape[1]
-    return np.where(M, np.linalg.norm(J[:, :T].astype(np.float64) - P, axis=-1), 0.0)
-
-
-# ----------------------------------------------------------------------------- continue from a pose
-@dataclass
-class PoseContinuation:
-    """``control`` pins the first frames of a new clip (model frame); ``rotation (3, 3)`` and
-    ``translation (3,)`` map the caller's frame to the model frame: ``model = (src − translation) @ rotation.T``."""
-
-    control: Control
-    rotation: np.ndarray
-    translation: np.ndarray
-
-    def to_source(self, joints: np.ndarray) -> np.ndarray:
-        """Generated joints ``(..., 22, 3)`` (model frame) → the caller's frame of ``prev_joints``."""
-        return (np.asarray(joints, dtype=np.float64) @ self.rotation + self.translation).astype(np.float32)
-
-
-def _heading_rotation(pose: np.ndarray) -> np.ndarray:
-    """Rotation about +Y ``(3, 3)`` that turns the facing of ``pose (22, 3)`` to +Z (HumanML3D rule)."""
-    r_hip, l_hip, r_sho, l_sho = FACE_JOINTS
-    across = (pose[r_hip] - pose[l_hip]) + (pose[r_sho] - pose[l_sho])
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    if np.hypot(forward[0], forward[2]) < 1e-6:
-        raise ValueError("cannot tell which way the pose faces (hips and shoulders coincide)")
-    phi = np.arctan2(forward[0], forward[2])           # heading from +Z towards +X
-    c, s = np.cos(-phi), np.sin(-phi)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
-def continue_from_pose(prev_joints, num_frames: int, *, joints: tuple[int, ...] | str = "all"
-                       ) -> PoseContinuation:
-    """Pins that make a new clip start exactly where ``prev_joints (K, 22, 3)`` leaves off.
-
-    ``prev_joints``: the last K poses of the previous clip (or the rig's current pose, K = 1), metres, Y up,
-    floor at y = 0, in any horizontal placement. Frame ``k < K`` of the new clip is pinned to
-    ``prev_joints[k]`` expressed in the model frame (pelvis of ``prev_joints[0]`` at x = z = 0, facing +Z).
-    Place the new clip with :meth:`PoseContinuation.to_source`, its frame 0 on the frame of ``prev_joints[0]``.
-    ``joints``: ``"all"`` (default, no jump at any joint) or joint indices, e.g. ``CONTROL_JOINTS``."""
-    prev = np.asarray(prev_joints, dtype=np.float64)
-    if prev.ndim == 2:
-        prev = prev[None]
-    if prev.ndim != 3 or prev.shape[1:] != (NUM_JOINTS, 3) or not np.isfinite(prev).all():
-        raise ValueError(f"prev_joints must be finite (K, 22, 3) or (22, 3), got {prev.shape}")
-    if not 1 <= len(prev) < num_frames:
-        raise ValueError(f"need 1 <= K < num_frames poses to continue from, got K={len(prev)}, "
-                         f"num_frames={num_frames}")
-    chosen = tuple(range(NUM_JOINTS)) if joints == "all" else tuple(int(j) for j in joints)
-    if not chosen or any(not 0 <= j < NUM_JOINTS for j in chosen):
-        raise ValueError(f"joints must be 'all' or indices in 0..21 (e.g. {CONTROL_JOINTS}), got {joints}")
-    rotation = _heading_rotation(prev[0])
-    translation = np.array([prev[0, 0, 0], 0.0, prev[0, 0, 2]])
-    positions = np.zeros((num_frames, NUM_JOINTS, 3), dtype=np.float32)
-    positions[: len(prev)] = (prev - translation) @ rotation.T
-    mask = np.zeros((num_frames, NUM_JOINTS), dtype=bool)
-    mask[: len(prev), list(chosen)] = True
-    return PoseContinuation(Control(positions, mask), rotation, translation)
-
-
-def check_pins_within(mask, lengths) -> None:
-    """Refuse pins ``mask (B, T, 22)`` on frames at or past each sample's length (before any work)."""
-    M = _as_numpy(mask, "mask")
-    for b, n in enumerate(lengths):
-        late = np.nonzero(M[b, int(n):].any(axis=-1))[0]
-        if len(late):
-            raise ValueError(f"sample {b} has a pin on frame {int(n) + late[0]} but is only {n} frames long; "
-                             "move the pin inside the clip or lengthen the clip")

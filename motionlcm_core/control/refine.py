@@ -10,35 +10,15 @@ optimised independently (the loss is summed over samples, Adam is element-wise).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 
-from .models import MotionVAE
-from .motion import FeatureStats, recover_joints
+from motionlcm_core.control.passes import RefineConfig
+from motionlcm_core.models import MotionVAE
+from motionlcm_core.motion import FeatureStats, recover_joints
 
 __all__ = ["RefineConfig", "RefineOutput", "refine_latents"]
-
-
-@dataclass(frozen=True)
-class RefineConfig:
-    """``steps`` Adam steps of size ``lr`` (latent units); stop early when every pin is within ``tolerance`` m."""
-
-    steps: int = 2
-    lr: float = 0.15
-    prior_weight: float = 0.01
-    tolerance: float = 0.005
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or self.steps < 0:
-            raise ValueError(f"refine steps must be an integer >= 0, got {self.steps!r}")
-        for name in ("lr", "prior_weight", "tolerance"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"refine {name} must be a finite number >= 0, got {value!r}")
-        if self.lr == 0:
-            raise ValueError("refine lr (strength) must be > 0; use steps=0 to turn refinement off")
 
 
 @dataclass
