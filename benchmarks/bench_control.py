@@ -37,9 +37,10 @@ VARIANTS = {"controlnet": dict(refine=False, exact=False), "+refine": dict(refin
             "+exact": dict(refine=True, exact=True)}
 
 
-def passes(refine: bool, exact: bool, refine_steps: int) -> PinPassConfig:
-    """The pin passes of one variant, refinement with ``refine_steps`` steps."""
-    return PinPassConfig(refine=RefineConfig(steps=refine_steps) if refine else None,
+def passes(refine: bool, exact: bool, refine_steps: int | None) -> PinPassConfig:
+    """The pin passes of one variant, refinement with ``refine_steps`` steps (``None``: the default)."""
+    steps = RefineConfig.steps if refine_steps is None else refine_steps
+    return PinPassConfig(refine=RefineConfig(steps=steps) if refine else None,
                          exact=ExactConfig() if exact else None)
 
 

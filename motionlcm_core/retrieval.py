@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .motion.skeleton import FPS
+
 __all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "RetrievalConfig", "build_bank", "direction_flags"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
@@ -191,8 +193,8 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
     vae = vae.eval()
     for c, clip in enumerate(clips):
         for line in clip.captions:
-            a = 0 if line.start_s is None else int(line.start_s * 20)
-            b = len(clip.feats) if line.end_s is None else min(len(clip.feats), int(line.end_s * 20))
+            a = 0 if line.start_s is None else int(line.start_s * FPS)
+            b = len(clip.feats) if line.end_s is None else min(len(clip.feats), int(line.end_s * FPS))
             if b - a < BANK_LENGTHS[0]:
                 continue
             for mirror in (False, True):

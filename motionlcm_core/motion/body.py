@@ -32,7 +32,7 @@ import numpy as np
 from motionlcm_core.geometry import two_bone_ik, unit
 from motionlcm_core.motion.contacts import FOOT_JOINTS, LEGS, XZ, horizontal_speed, plant_offsets, segments
 from motionlcm_core.motion.humanml3d import FOOT_CONTACT, default_target_offsets
-from motionlcm_core.motion.skeleton import PARENTS
+from motionlcm_core.motion.skeleton import FPS, PARENTS
 
 
 
@@ -150,8 +150,8 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
     lowest = np.where(contact.any(axis=1), np.where(contact, feet_y, np.inf).min(axis=1), feet_y.min(axis=1))
     lowest = np.where(held, np.minimum(lowest, feet_y.min(axis=1)) - np.where(held, surface, 0.0), lowest)
     for a, b in segments(flight):                          # in flight the feet follow a ballistic arc
-        tau = np.arange(1, b - a + 1) / 20.0
-        lowest[a:b] = feet_y[a:b].min(axis=1) - 9.81 / 2 * tau * ((b - a + 1) / 20.0 - tau)
+        tau = np.arange(1, b - a + 1) / FPS
+        lowest[a:b] = feet_y[a:b].min(axis=1) - 9.81 / 2 * tau * ((b - a + 1) / FPS - tau)
     shift = -lowest
     if cfg.ground_smooth_frames > 0:
         from scipy.ndimage import gaussian_filter1d
@@ -202,7 +202,7 @@ def flight_frames(joints: np.ndarray, supported: np.ndarray, cfg: BodyConfig = B
     t_total = len(joints)
     flight = np.zeros(t_total, dtype=bool)
     pelvis_y = joints[:, 0, 1]
-    v_up = np.append(np.diff(pelvis_y), 0.0) * 20.0                         # rise to the next frame, m/s
+    v_up = np.append(np.diff(pelvis_y), 0.0) * FPS                         # rise to the next frame, m/s
     for a, b in segments(~supported):
         peak = a + int(np.argmax(pelvis_y[a:b]))
         edge = max(pelvis_y[max(a - 1, 0)], pelvis_y[min(b, t_total - 1)])
