@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
-import textwrap
 import time
 import types
 from pathlib import Path
@@ -159,32 +159,15 @@ def test_progress_estimate_is_monotonic():
     assert meter.collected == 2 and meter.stage == "Installed"
 
 
-FAKE_PIP = textwrap.dedent("""
-    import pathlib, sys, time
-    mode, target = sys.argv[1], pathlib.Path(sys.argv[2])
-    for name in ("torch", "safetensors", "numpy"):
-        print(f"Collecting {name}", flush=True)
-        time.sleep(0.05)
-        print(f"  Downloading {name}-1.0-py3-none-any.whl (1.0 MB)", flush=True)
-        time.sleep(0.05)
-    if mode == "sleep":
-        time.sleep(60)
-    if mode == "fail":
-        print("ERROR: No matching distribution found for torch==2.13.0", file=sys.stderr, flush=True)
-        sys.exit(3)
-    print("Installing collected packages: numpy, safetensors, torch", flush=True)
-    (target / "fakepkg").mkdir(parents=True, exist_ok=True)
-    print("Successfully installed numpy-1.0 safetensors-1.0 torch-1.0", flush=True)
-""")
+FAKE_PIP = Path(__file__).resolve().parents[1] / "fake_pip.py"
 
 
 def fake_job(tmp_path: Path, mode: str, ensurepip_code: int = 0) -> deps.DependencyInstall:
-    script = tmp_path / "fake_pip.py"
-    script.write_text(FAKE_PIP)
+    os.environ["FAKE_PIP_MODE"] = mode           # read by the fake pip only
     target = tmp_path / "ext" / "deps"
     steps = (deps.InstallStep("ensurepip", (sys.executable, "-c", f"import sys; sys.exit({ensurepip_code})"), 0.05,
                               required=False),
-             deps.InstallStep("pip install", (sys.executable, str(script), mode, str(target)), 0.95))
+             deps.InstallStep("pip install", (sys.executable, str(FAKE_PIP), "--target", str(target)), 0.95))
     return deps.DependencyInstall(steps, target, online_access=True, notes=("torch build cpu: test",))
 
 
@@ -205,7 +188,7 @@ def test_install_done_writes_the_log_and_reports_progress(tmp_path):
     status = job.poll()
     assert status.state == "done" and status.progress == 1.0 and status.error is None and status.stage == "Installed"
     assert seen == sorted(seen) and any(0.05 < p < 1.0 for p in seen), seen
-    assert (tmp_path / "ext" / "deps" / "fakepkg").is_dir() and deps.current_install() is job
+    assert (tmp_path / "ext" / "deps" / "fakepkg_motionlcm").is_dir() and deps.current_install() is job
     log = job.log_path.read_text()
     assert "# torch build cpu: test" in log and "ensurepip failed (exit 1); going on" in log
     assert "Collecting safetensors" in log and "Successfully installed" in log and log.rstrip().endswith("# done")
@@ -214,7 +197,7 @@ def test_install_done_writes_the_log_and_reports_progress(tmp_path):
 def test_install_failure_quotes_the_log_tail(tmp_path):
     job = fake_job(tmp_path, "fail").start()
     status = job.wait(20)
-    assert status.state == "failed" and "pip install exited with code 3" in status.error
+    assert status.state == "failed" and "pip install exited with code 1" in status.error
     assert "ERROR: No matching distribution found for torch==2.13.0" in status.error  # stderr is in the tail
     assert str(job.log_path) in status.error and "No matching distribution" in job.log_path.read_text()
 

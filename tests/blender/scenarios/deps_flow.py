@@ -15,30 +15,8 @@ import blender_addon
 from blender_addon import deps, preferences
 from common import fresh_scene, run
 
-FAKE_PIP = """#!{python}
-import os, pathlib, sys, time
-args = sys.argv[1:]
-if args[:2] == ["-m", "ensurepip"]:
-    print("Requirement already satisfied: pip")
-    sys.exit(0)
-target = pathlib.Path(args[args.index("--target") + 1])
-(target.parent / "fake_pip_args.txt").write_text(" ".join(args))
-mode = os.environ["FAKE_PIP_MODE"]
-for name in ("torch", "safetensors", "numpy"):
-    print(f"Collecting {{name}}", flush=True)
-    time.sleep(0.1)
-    print(f"  Downloading {{name}}-1.0-py3-none-any.whl (1.0 MB)", flush=True)
-    time.sleep(0.1)
-if mode == "sleep":
-    time.sleep(60)
-if mode == "fail":
-    print("ERROR: No matching distribution found for torch==2.13.0", flush=True)
-    sys.exit(1)
-print("Installing collected packages: numpy, safetensors, torch", flush=True)
-(target / "fakepkg_motionlcm").mkdir(parents=True, exist_ok=True)
-(target / "fakepkg_motionlcm" / "__init__.py").write_text("")
-print("Successfully installed numpy-1.0 safetensors-1.0 torch-1.0", flush=True)
-"""
+#: tests/fake_pip.py, run as the install's "Python" (it answers -m ensurepip and -m pip install)
+FAKE_PIP = Path(__file__).resolve().parents[2] / "fake_pip.py"
 
 
 class Recorder:
@@ -104,7 +82,7 @@ def main() -> dict:
     out["open_log_before"] = call(bpy.ops.motionlcm.open_install_log)
     out["cancel_nothing"] = call(bpy.ops.motionlcm.cancel_install_deps)
     fake = tmp / "fake_pip"
-    fake.write_text(FAKE_PIP.format(python=sys.executable))
+    fake.write_text(f"#!{sys.executable}\n" + FAKE_PIP.read_text())
     fake.chmod(0o755)
     preferences.online_access = lambda: True
     preferences.install_python = lambda: str(fake)
