@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -56,8 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"probes": rows, "windows": int(totals[0]), "semantic_raw": int(totals[1]),
               "semantic_body": int(totals[2]), "plausible_raw": int(totals[3]), "plausible_body": int(totals[4])}
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=1)
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
 
 

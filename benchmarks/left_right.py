@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -85,8 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"[{label}] the sign follows the word in {follow}/{2 * total} clips ({follow / (2 * total):.0%}); "
               f"mirrored pairs {mirrored}/{total}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=1)
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
 
 
