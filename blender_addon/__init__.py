@@ -24,16 +24,18 @@ def _bundled_core_on_path() -> None:
 
 _bundled_core_on_path()
 
-from . import operators, panels, pin_draw, preferences, properties  # noqa: E402
+from . import operators, panels, pin_draw, preferences, properties, shot, warm_start  # noqa: E402
 
-_modules = (preferences, properties, operators, panels, pin_draw)
+_modules = (preferences, properties, operators, shot, panels, pin_draw)
 
 
 def register() -> None:
     for module in _modules:
         module.register()
+    warm_start.schedule()  # a one-shot timer; the model loads on a background thread (never here)
 
 
 def unregister() -> None:
+    warm_start.cancel()
     for module in reversed(_modules):
         module.unregister()

@@ -15,7 +15,9 @@ from . import compat
 
 RECIPE_KEY = "motionlcm_recipe"
 HISTORY_KEY = "motionlcm_history"
-HISTORY_MAX = 5
+HISTORY_MAX = 5             # history length without the add-on's preferences (tests, scripts)
+GENERATED_KEY = "motionlcm_generated"  # on the armature: names of the actions generated for it, newest first
+AUTO_FAKE_KEY = "motionlcm_auto_fake"  # on an action whose fake user the add-on set (variation, history copy)
 _LINEAR = 1  # enum value of 'LINEAR' for foreach_set("interpolation")
 
 
@@ -111,18 +113,53 @@ def write_keys(action: bpy.types.Action, slot: object | None, keys: dict[tuple[s
         _write_curve(bag, path, index, group, co[:, 0], co[:, 1])
 
 
-def push_history(action: bpy.types.Action, slot: object | None) -> bpy.types.Action:
-    """Keep the current result as a hidden fake-user copy; at most ``HISTORY_MAX`` per action."""
-    copy = action.copy()
-    copy.name = f"{action.name} (previous)"
-    copy.use_fake_user = True
-    copy[HISTORY_KEY] = "[]"
+def history_limit(context: bpy.types.Context | None = None) -> int:
+    """Previous results kept per action (the preference "History length"; ``HISTORY_MAX`` without it)."""
+    from .preferences import get_prefs
+    prefs = get_prefs(context)
+    return int(getattr(prefs, "history_length", HISTORY_MAX)) if prefs is not None else HISTORY_MAX
+
+
+def is_used(action: bpy.types.Action) -> bool:
+    """True when something holds ``action``: an object, an NLA strip, another ID, or a fake user that the user
+    set (the add-on's own fake users, on variations and history copies, are marked and do not count)."""
+    own_fake = action.use_fake_user and bool(action.get(AUTO_FAKE_KEY))
+    return action.users - int(own_fake) > 0
+
+
+def _own_fake_user(action: bpy.types.Action) -> None:
+    """Give ``action`` a fake user (it survives saving) marked as the add-on's, not the user's."""
+    action.use_fake_user = True
+    action[AUTO_FAKE_KEY] = 1
+
+
+def _remove_if_unused(action: bpy.types.Action) -> bool:
+    """Remove ``action`` unless something uses it (then it is the user's now and stays); True when removed."""
+    if action.library is not None or is_used(action):
+        return False
+    for old in history(action):
+        _remove_if_unused(old)
+    bpy.data.actions.remove(action)
+    return True
+
+
+def push_history(action: bpy.types.Action, slot: object | None, limit: int | None = None) -> bpy.types.Action | None:
+    """Keep the current result as a hidden fake-user copy; at most ``limit`` (default :func:`history_limit`)
+    per action. Copies past the limit are removed unless something uses them (then only forgotten).
+    Returns the copy, ``None`` when the limit is 0."""
+    limit = history_limit() if limit is None else max(int(limit), 0)
     names = json.loads(action.get(HISTORY_KEY, "[]"))
-    names.insert(0, copy.name)
-    for old in names[HISTORY_MAX:]:
+    copy = None
+    if limit > 0:
+        copy = action.copy()
+        copy.name = f"{action.name} (previous)"
+        _own_fake_user(copy)
+        copy[HISTORY_KEY] = "[]"
+        names.insert(0, copy.name)
+    for old in names[limit:]:
         if old in bpy.data.actions:
-            bpy.data.actions.remove(bpy.data.actions[old])
-    action[HISTORY_KEY] = json.dumps(names[:HISTORY_MAX])
+            _remove_if_unused(bpy.data.actions[old])
+    action[HISTORY_KEY] = json.dumps(names[:limit])
     return copy
 
 
@@ -146,6 +183,37 @@ def restore_history(action: bpy.types.Action, slot: object | None, index: int = 
     write_keys(old, old_slot, cur_keys)
     set_recipe(old, cur_recipe)
     return old_recipe
+
+
+def remember_generated(ob: bpy.types.Object, names: list[str], limit: int | None = None) -> list[str]:
+    """Record ``names`` (the actions one Generate/Regenerate wrote, the assigned one first) on the armature and
+    bound what earlier ones leave behind. Returns the names of the actions removed.
+
+    The rule: an earlier generated action of this armature that nothing uses any more (not assigned, not in
+    an NLA strip, no fake user but the add-on's: replaced results, replaced variations) is kept for the
+    ``limit`` (default :func:`history_limit`) most recent ones; older ones are removed with their unused
+    history copies. An action found in use is the user's: it leaves the record and is never removed.
+    Actions the add-on did not write (no recipe) or linked from a library are never touched."""
+    limit = history_limit() if limit is None else max(int(limit), 0)
+    for name in names[1:]:  # variations: fake user so that they survive saving, not because the user asked
+        if name in bpy.data.actions and bpy.data.actions[name].use_fake_user:
+            _own_fake_user(bpy.data.actions[name])
+    record = [n for n in json.loads(ob.get(GENERATED_KEY, "[]")) if n not in names]
+    kept, removed = list(names), []
+    for name in record:
+        action = bpy.data.actions.get(name)
+        if action is None or get_recipe(action) is None or action.library is not None:
+            continue  # gone, renamed, or not ours
+        if is_used(action):
+            if AUTO_FAKE_KEY in action.keys():
+                del action[AUTO_FAKE_KEY]  # its fake user now keeps it for the user
+            continue
+        if len(kept) - len(names) < limit:
+            kept.append(name)
+        elif _remove_if_unused(action):
+            removed.append(name)
+    ob[GENERATED_KEY] = json.dumps(kept)
+    return removed
 
 
 def push_undo(message: str) -> None:

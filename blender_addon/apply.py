@@ -18,7 +18,7 @@ from motionlcm_core.retarget.animate import animate_rig
 from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH, pin_targets
 from motionlcm_core.retarget.resample import frame_count
 
-from . import anim_write, bone_maps, compat
+from . import anim_write, bone_maps, compat, shot
 from .jobs import GenerationResult
 
 
@@ -67,9 +67,11 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: Generati
         targets = (pin_targets(rig_pins, rig, bm, frames, start_frame=recipe.start_frame, scene_fps=fps)
                    if rig_pins else None)
         anim = animate_rig(joints, rig, bm, src_fps=res.fps, dst_fps=fps, pins=targets,
-                           root_motion=recipe.root_motion, foot_cleanup=passes.foot_cleanup, ik=passes.pin_ik,
+                           root_motion=recipe.root_motion, ik=passes.pin_ik,
+                           foot_cleanup=None if recipe.loop else passes.foot_cleanup,   # a loop's ends must stay equal
                            smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
-        sample = dict(stored, variation=i, timings=res.timings, pin_residual_m=anim.max_residual / anim.scale)
+        sample = dict(stored, variation=i, timings=res.timings, pin_residual_m=anim.max_residual / anim.scale,
+                      segment_starts=res.report.get("segment_starts"))
         if i == 0 and mode == "regenerate":
             action = bpy.data.actions[action_name]
             slot = compat.object_slot(action, ob)
@@ -81,9 +83,12 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: Generati
             action.use_fake_user = i > 0
         anim_write.write_pose_keys(ob, action, slot, recipe.start_frame + np.arange(anim.num_frames),
                                    anim.rotations, anim.root_bone, anim.root_translation)
+        if recipe.loop:
+            shot.make_cyclic(action)
         if i == 0:
             compat.assign_action(ob, action, slot)
         names.append(action.name)
+    anim_write.remember_generated(ob, names)  # earlier results nothing uses: the newest few kept, older removed
     _remember_variations(scene.motionlcm, names)
     return names
 

@@ -19,7 +19,7 @@ from motionlcm_core.recipe import Pin, Recipe
 from motionlcm_core.retarget.feet import FootCleanupConfig
 from motionlcm_core.retarget.inverse import pin_targets
 
-from . import anim_write, bone_maps, continuation, pins
+from . import anim_write, bone_maps, continuation, pins, shot
 from .apply import ApplyPlan, apply_result, pin_note, scene_fps
 from .jobs import GenerationJob
 from .model_cache import ModelSpec
@@ -78,13 +78,16 @@ def panel_passes(props: object) -> PinPassConfig:
                          foot_cleanup=FootCleanupConfig() if props.foot_cleanup else None)
 
 
-def panel_recipe(props: object, spec: ModelSpec, start_frame: int, heads: dict | None) -> Recipe:
-    """The panel's settings as one frozen :class:`Recipe` (raises ``ValueError`` on bad input)."""
-    return Recipe(prompt=props.prompt, seed=int(props.seed), num_steps=int(props.num_steps),
+def panel_recipe(props: object, spec: ModelSpec, start_frame: int, heads: dict | None,
+                 shot_fields: dict | None = None) -> Recipe:
+    """The panel's settings as one frozen :class:`Recipe` (raises ``ValueError`` on bad input); ``shot_fields``:
+    the shot tool's (``shot.recipe_fields``: a path, a loop or a timeline)."""
+    fields = dict(prompt=props.prompt, seed=int(props.seed), num_steps=int(props.num_steps),
                   guidance=props.guidance if props.use_guidance else None, seconds=float(props.seconds),
                   variations=int(props.variations), model=spec.label(), root_motion=props.root_motion,
                   pins=pins.recipe_pins(props), passes=panel_passes(props), start_frame=int(start_frame),
                   continue_from=heads)
+    return Recipe(**{**fields, **(shot_fields or {})})
 
 
 def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJob:
@@ -104,7 +107,11 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     if mode == "regenerate" and not props.lock_seed:
         props.seed = (props.seed + 1) % (2 ** 31)
     start_frame, heads = _clip_start(context, props, ob, mapping, mode)
-    recipe = panel_recipe(props, spec, start_frame, heads)
+    shot_fields = shot.recipe_fields(props, ob, mapping)
+    if shot_fields and heads:                          # a shot tool starts its own motion (no continuation)
+        heads = None
+        start_frame = context.scene.frame_start if mode == "new" else start_frame
+    recipe = panel_recipe(props, spec, start_frame, heads, shot_fields)
     rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
     control = (pin_targets(recipe.pins, rig, bm, recipe.num_frames, start_frame=start_frame,
                            scene_fps=scene_fps(context.scene), fps=FPS) if recipe.pins else None)

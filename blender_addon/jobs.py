@@ -16,6 +16,7 @@ import numpy as np
 
 from motionlcm_core.control.targets import Control
 from motionlcm_core.recipe import Recipe
+from motionlcm_core.shot import GroundPath, Segment, follow_path, generate_loop, generate_timeline
 
 from .model_cache import ModelSpec, load_pipeline
 
@@ -114,9 +115,10 @@ class GenerationJob:
         if self._cancelled():
             return
         timings = {"load_model": t_load, **{k: float(v) for k, v in dict(res.timings).items()}}
+        report = {**dict(getattr(res, "report", {})), "text_cached": _text_cached()}
         self._emit("done", GenerationResult(np.asarray(res.joints, dtype=np.float32), list(res.lengths),
                                             float(res.fps), timings, _device_label(pipe), self.model.label(),
-                                            list(self._worker_messages), dict(getattr(res, "report", {}))))
+                                            list(self._worker_messages), report))
 
     def _generate_with_fallback(self, pipe: object) -> tuple[object, object]:
         """Generate; on GPU out-of-memory, reload on the CPU and generate there (and say so)."""
@@ -145,8 +147,24 @@ class GenerationJob:
             shape = (r.variations, *np.shape(self.control[0]))
             control = Control(np.broadcast_to(self.control[0], shape).astype(np.float32),
                               np.broadcast_to(self.control[1], shape[:-1]).copy())
-        return pipe.generate([r.prompt] * r.variations, seconds=r.seconds, num_steps=r.num_steps,
-                             guidance_scale=r.guidance, seed=r.seed, control=control, passes=r.passes)
+        common = dict(num_steps=r.num_steps, guidance_scale=r.guidance, seed=r.seed)
+        if r.path:
+            passes = replace(r.passes, refine=None)    # every frame is pinned: the exact pass meets the path
+            return follow_path(pipe, r.prompt, GroundPath(np.array(r.path), r.path_speed), seconds=r.seconds,
+                               passes=passes, **common)
+        if r.loop:
+            return generate_loop(pipe, r.prompt, seconds=r.seconds, in_place=r.loop_in_place, **common)
+        if r.segments:
+            segments = [Segment(p, s) for p, s in r.segments]
+            return generate_timeline(pipe, segments, passes=r.passes, **common).to_result()
+        return pipe.generate([r.prompt] * r.variations, seconds=r.seconds, control=control, passes=r.passes,
+                             **common)
+
+
+def _text_cached() -> bool | None:
+    """Whether this thread's last text encoding came from the encoder's cache (``None``: no encoding)."""
+    from motionlcm_core.text_encoder import last_encode_cached
+    return last_encode_cached()
 
 
 def _device_label(pipe: object) -> str:

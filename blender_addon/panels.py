@@ -82,6 +82,33 @@ class MOTIONLCM_PT_main(bpy.types.Panel):
             box.label(text=props.status, icon="INFO")
 
 
+class MOTIONLCM_PT_shot(bpy.types.Panel):
+    """Shot tools: follow a path, make a loop, or chain prompts on a timeline."""
+    bl_label = "Shot"
+    bl_space_type, bl_region_type, bl_category = "VIEW_3D", "UI", "MotionLCM"
+    bl_parent_id = "MOTIONLCM_PT_main"
+
+    def draw(self, context):
+        layout, props = self.layout, context.scene.motionlcm
+        layout.prop(props, "shot", expand=True)
+        if props.shot == "path":
+            layout.prop(props, "path_curve")
+            layout.prop(props, "path_speed")
+            layout.label(text="Edit the curve, then Regenerate to follow the new path", icon="INFO")
+        elif props.shot == "loop":
+            layout.prop(props, "loop_in_place")
+        elif props.shot == "timeline":
+            row = layout.row()
+            row.template_list("MOTIONLCM_UL_segments", "", props, "segments", props, "segment_index", rows=3)
+            col = row.column(align=True)
+            col.operator("motionlcm.segment_add", text="", icon="ADD")
+            col.operator("motionlcm.segment_remove", text="", icon="REMOVE")
+            total = sum(seg.seconds for seg in props.segments)
+            layout.label(text=f"{len(props.segments)} segments, {total:.1f} s in all, one action")
+        if props.shot != "clip" and len(props.pins):
+            layout.label(text="Pins are used with Shot: Clip only", icon="ERROR")
+
+
 class MOTIONLCM_PT_bone_map(bpy.types.Panel):
     bl_label = "Bone map"
     bl_space_type, bl_region_type, bl_category = "VIEW_3D", "UI", "MotionLCM"
@@ -151,7 +178,7 @@ class MOTIONLCM_PT_body(bpy.types.Panel):
         row.operator("motionlcm.apply_body_shape", icon="MOD_ARMATURE")
 
 
-classes = (MOTIONLCM_PT_main, MOTIONLCM_PT_bone_map, MOTIONLCM_PT_pins, MOTIONLCM_PT_body)
+classes = (MOTIONLCM_PT_main, MOTIONLCM_PT_shot, MOTIONLCM_PT_bone_map, MOTIONLCM_PT_pins, MOTIONLCM_PT_body)
 
 
 def register() -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import deps, torch_build
 
@@ -163,11 +163,20 @@ class MOTIONLCM_AP_preferences(bpy.types.AddonPreferences):
                                          "never shipped) for 'Add SMPL body'")
     torch_build: EnumProperty(name="torch build", default="auto", items=TORCH_BUILD_ITEMS,
                               description="Which torch wheels Install dependencies downloads")
+    warm_start: BoolProperty(name="Load the model at start-up", default=True,
+                             description="Load the selected model and its text encoder in the background once "
+                                         "Blender starts, so the first Generate does not wait for it")
+    history_length: IntProperty(name="History length", default=5, min=0, max=50,
+                                description="Previous results kept per generated action (Regenerate) and earlier, "
+                                            "unused generated actions kept per armature; 0 keeps none")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "device")
         layout.prop(self, "model_dir")
+        row = layout.row()
+        row.prop(self, "warm_start")
+        row.prop(self, "history_length")
         box = layout.box()
         box.label(text="Official MotionLCM weights (non-commercial licence)")
         box.prop(self, "official_v1")

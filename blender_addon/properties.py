@@ -33,6 +33,17 @@ class MOTIONLCM_PG_pin(bpy.types.PropertyGroup):
     position: FloatVectorProperty(name="Position", size=3, subtype="TRANSLATION")
 
 
+class MOTIONLCM_PG_segment(bpy.types.PropertyGroup):
+    """One prompt of the timeline and its duration."""
+
+    prompt: StringProperty(name="Prompt", description="What happens in this part, e.g. 'a person sits down'")
+    seconds: FloatProperty(name="Duration", default=3.0, min=2.0, max=9.7, unit="TIME_ABSOLUTE")
+
+
+def _is_curve(_self, ob: bpy.types.Object) -> bool:
+    return ob.type == "CURVE"
+
+
 class MOTIONLCM_PG_history_item(bpy.types.PropertyGroup):
     """A generated variation or previous result (``name`` = Action name)."""
 
@@ -64,6 +75,19 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
                               items=[("full", "Full", "Keep the travel of the hips"),
                                      ("in_place", "In place", "Remove horizontal travel")])
     foot_cleanup: BoolProperty(name="Foot clean-up", default=True, description="Reduce foot sliding")
+    shot: EnumProperty(name="Shot", default="clip",
+                       items=[("clip", "Clip", "One prompt, one clip (pins allowed)"),
+                              ("path", "Path", "The hips follow a curve on the ground"),
+                              ("loop", "Loop", "A cycle whose last frame joins the first"),
+                              ("timeline", "Timeline", "Several prompts, one continuous motion")])
+    path_curve: PointerProperty(name="Path", type=bpy.types.Object, poll=_is_curve,
+                                description="Curve (Bezier or poly) the hips follow on the ground plane")
+    path_speed: FloatProperty(name="Speed", default=0.0, min=0.0, max=10.0, unit="VELOCITY",
+                              description="Walking speed along the path; 0 = the whole path over the duration")
+    loop_in_place: BoolProperty(name="In place", default=False,
+                                description="The cycle stays in place (else it moves one stride per cycle)")
+    segments: CollectionProperty(type=MOTIONLCM_PG_segment)
+    segment_index: IntProperty(default=0, min=0)
     continue_pose: BoolProperty(name="Continue from current pose", default=True,
                                 description="When the armature is animated before the current frame, the new "
                                             "clip starts at the current frame from the pose shown there")
@@ -97,7 +121,8 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
     last_time: FloatProperty(default=0.0)
 
 
-classes = (MOTIONLCM_PG_bone_map_item, MOTIONLCM_PG_pin, MOTIONLCM_PG_history_item, MOTIONLCM_PG_settings)
+classes = (MOTIONLCM_PG_bone_map_item, MOTIONLCM_PG_pin, MOTIONLCM_PG_segment, MOTIONLCM_PG_history_item,
+           MOTIONLCM_PG_settings)
 
 
 def register() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["Control", "MotionLCMPipeline", "MotionResult", "PinPassConfig"]
 __version__ = "0.1.0"
 
-_LAZY = {"MotionLCMPipeline": "motionlcm_core.pipeline", "MotionResult": "motionlcm_core.pipeline",
+_LAZY = {"MotionLCMPipeline": "motionlcm_core.pipeline", "MotionResult": "motionlcm_core.result",
          "Control": "motionlcm_core.control.targets", "PinPassConfig": "motionlcm_core.control.passes"}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -52,29 +53,79 @@ def pin_passes(args: argparse.Namespace) -> PinPassConfig:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix.lower() not in (".bvh", ".npz"):
-        raise ValueError(f"--out must end in .bvh or .npz, got {out.name}")
+    out = _checked_out(args.out)
     pipe = _pipeline(args)
     if not pipe.trained:
         print("WARNING: the loaded model is UNTRAINED (random weights): the motion is noise, not your prompt.",
               file=sys.stderr)
-    control = parse_pins(args.pin, num_frames(args.seconds)) if args.pin else None
-    res = pipe.generate([args.prompt], seconds=args.seconds, num_steps=args.steps, seed=args.seed,
-                        guidance_scale=args.guidance, teacher=args.teacher, control=control,
-                        passes=pin_passes(args), body=not args.raw_body, retrieval=False if args.no_retrieval else None)
-    joints = res.clip(0)
+    if (args.path or args.loop) and (args.pin or args.teacher):
+        raise ValueError("--path and --loop work with the LCM student and without --pin")
+    if args.path and args.loop:
+        raise ValueError("give --path or --loop, not both")
+    common = dict(num_steps=args.steps, seed=args.seed, guidance_scale=args.guidance)
+    if args.path:
+        from .shot.path import GroundPath, follow_path
+        res = follow_path(pipe, args.prompt, GroundPath(_read_json(args.path, "path").get("points"), args.speed),
+                          seconds=args.seconds, passes=_path_passes(args), **common)
+    elif args.loop:
+        from .shot.loop import generate_loop
+        res = generate_loop(pipe, args.prompt, seconds=args.seconds, in_place=args.in_place, **common)
+    else:
+        control = parse_pins(args.pin, num_frames(args.seconds)) if args.pin else None
+        res = pipe.generate([args.prompt], seconds=args.seconds, teacher=args.teacher, control=control,
+                            passes=pin_passes(args), body=not args.raw_body,
+                            retrieval=False if args.no_retrieval else None, **common)
+    _write(out, res.clip(0), res.feats[0, : res.lengths[0]], res.fps,
+           {**res.report, "seed": res.seed, "seconds": args.seconds})
+    ms = {k: round(v * 1000, 1) for k, v in res.timings.items()}
+    print(f"wrote {out} ({res.lengths[0]} frames at {res.fps} fps, seed {res.seed}, {pipe.description} on "
+          f"{pipe.device_label}); timings ms: {ms}")
+    return 0
+
+
+def _path_passes(args: argparse.Namespace) -> PinPassConfig:
+    """A path pins every frame: refinement only when asked for with --refine-steps/--refine-strength."""
+    passes = pin_passes(args)
+    asked = args.refine_steps is not None or args.refine_strength is not None
+    return passes if asked else dataclasses.replace(passes, refine=None)
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from .shot.timeline import Segment, generate_timeline
+    out = _checked_out(args.out)
+    segments = Segment.list_from(_read_json(args.timeline, "timeline"))
+    pipe = _pipeline(args)
+    tl = generate_timeline(pipe, segments, seed=0 if args.seed is None else args.seed, num_steps=args.steps)
+    _write(out, tl.joints, None, tl.fps, {"segments": [vars(s) for s in segments], "reports": tl.reports,
+                                          "body": tl.body}, segment_starts=np.asarray(tl.segment_starts))
+    print(f"wrote {out} ({len(tl.joints)} frames at {tl.fps} fps, segments start at {tl.segment_starts})")
+    return 0
+
+
+def _checked_out(path: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in (".bvh", ".npz"):
+        raise ValueError(f"--out must end in .bvh or .npz, got {out.name}")
+    return out
+
+
+def _read_json(path: str, what: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the {what} file {path}: {exc}") from exc
+
+
+def _write(out: Path, joints: np.ndarray, feats: np.ndarray | None, fps: int, report: dict, **extra) -> None:
+    """``.bvh`` (SMPL skeleton) or ``.npz`` (``joints``, ``feats``, ``fps``, ``settings`` JSON, ``extra`` arrays)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".bvh":
         from .io.bvh import write_bvh
-        write_bvh(out, joints, fps=res.fps)
-    else:
-        np.savez(out, joints=joints, feats=res.feats[0, : res.lengths[0]], fps=res.fps,
-                 settings=json.dumps({**res.report, "seed": res.seed, "seconds": args.seconds}))
-    ms = {k: round(v * 1000, 1) for k, v in res.timings.items()}
-    print(f"wrote {out} ({len(joints)} frames at {res.fps} fps, seed {res.seed}, {pipe.description} on "
-          f"{pipe.device_label}); timings ms: {ms}")
-    return 0
+        write_bvh(out, joints, fps=fps)
+        return
+    arrays = {"feats": feats} if feats is not None else {}
+    np.savez(out, joints=joints, fps=fps, settings=json.dumps(report, default=str), **arrays, **extra)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -114,14 +165,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the decoded joints as they are (no rigid bones, grounding or planted feet)")
     g.add_argument("--no-floor", action="store_true",
                    help="keep the model's own heights (default without pins: the clip's lowest joint on y = 0)")
+    g.add_argument("--path", default=None, metavar="PATH.json",
+                   help='follow a ground path: {"points": [[x, z], ...]} metres, model frame, the first where the '
+                        "pelvis starts; at constant speed over the clip (or --speed)")
+    g.add_argument("--speed", type=float, default=None, help="--path: walking speed in m/s")
+    g.add_argument("--loop", action="store_true", help="a cycle whose last frame joins the first")
+    g.add_argument("--in-place", action="store_true", help="--loop: no travel (else a constant stride)")
     g.add_argument("--out", required=True, help="output .bvh (SMPL skeleton) or .npz (joints, feats, settings)")
-    for sp in (g,):
+    tl = sub.add_parser("timeline", help="one continuous motion from a list of prompts")
+    tl.add_argument("timeline", help='tl.json: [{"prompt": "...", "seconds": S}, ...]')
+    tl.add_argument("--steps", type=int, default=1, choices=[1, 2, 4])
+    tl.add_argument("--seed", type=int, default=None)
+    tl.add_argument("--out", required=True, help="output .npz (joints, segment_starts, settings) or .bvh")
+    tl.set_defaults(func=cmd_timeline)
+    for sp in (g, tl):
         sp.add_argument("--model", default="embedded", help="our .safetensors file, or 'embedded'")
         sp.add_argument("--checkpoint", default=None, help="official MotionLCM .ckpt instead of --model")
         sp.add_argument("--version", default="v2", choices=["v1", "v2"])
         sp.add_argument("--text-encoder", default=None, help="local sentence-t5-large folder (official weights)")
         sp.add_argument("--device", default="auto")
-        sp.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
+        sp.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
     g.set_defaults(func=cmd_generate)
     b = sub.add_parser("bench", help="per-stage latency medians (V2 full config, random weights)")
     b.add_argument("--json", action="store_true")

@@ -51,22 +51,34 @@ def rotvec_matrix(v: np.ndarray) -> np.ndarray:
 
 
 def two_bone_ik(a: np.ndarray, b: np.ndarray, goal: np.ndarray, l1: np.ndarray, l2: np.ndarray,
-                margin: float = EPS) -> tuple[np.ndarray, np.ndarray]:
-    """Analytic two-bone IK on positions: the chain root ``a (N, 3)`` stays, the middle joint ``b (N, 3)``
-    (knee, elbow) keeps its side of the a→goal line (its bend plane), bones keep lengths ``l1, l2 (N,)``.
+                margin: float = EPS, pole: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic two-bone IK on positions: the chain root ``a (N, 3)`` stays, the middle joint (knee, elbow)
+    bends towards ``pole (N, 3)`` (default: the side of the a→goal line the middle joint ``b (N, 3)`` is on
+    now), bones keep lengths ``l1, l2 (N,)``.
 
     Returns the new middle joint and the reached end ``(N, 3)``: ``goal`` itself when within reach, else the
     nearest point the chain reaches (straight towards ``goal``, ``margin`` short of full extension). A
-    straight chain (no bend plane) bends about an axis across the a→goal line."""
+    pole along the a→goal line bends about an axis across it."""
     l1, l2 = np.asarray(l1, dtype=np.float64)[..., None], np.asarray(l2, dtype=np.float64)[..., None]
     v = goal - a
     u = unit(v)
     d = np.clip(np.linalg.norm(v, axis=-1, keepdims=True), np.abs(l1 - l2) + margin, l1 + l2 - margin)
-    w = (b - a) - np.sum((b - a) * u, axis=-1, keepdims=True) * u              # bend direction, ⟂ u
+    side = (b - a) if pole is None else pole
+    w = side - np.sum(side * u, axis=-1, keepdims=True) * u                  # bend direction, ⟂ u
     fallback = np.cross(u, np.where(np.abs(u[..., :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]]))
     w = unit(np.where(np.linalg.norm(w, axis=-1, keepdims=True) > 1e-6 * l1, w, fallback))
     cos_a = np.clip((l1 ** 2 + d ** 2 - l2 ** 2) / (2 * l1 * d), -1.0, 1.0)
     return a + l1 * (cos_a * u + np.sqrt(1.0 - cos_a ** 2) * w), a + d * u
+
+
+def knee_pole(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Where a leg's knee points ``(N, 3)``: its offset from the hip→ankle line (the leg's own bend), plus a
+    little of the body's ``forward (N, 3)`` so a straight leg still has a direction. Stable when IK moves the
+    ankle far from where it was (the bend plane comes from the leg as it was, not from the new goal)."""
+    u = unit(ankle - hip)
+    bend = (knee - hip) - np.sum((knee - hip) * u, axis=-1, keepdims=True) * u
+    reach = np.linalg.norm(ankle - hip, axis=-1, keepdims=True)
+    return bend + 0.05 * reach * unit(forward)
 
 
 def one_bone_ik(a: np.ndarray, c: np.ndarray, goal: np.ndarray) -> np.ndarray:

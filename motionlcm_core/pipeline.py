@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,52 +18,16 @@ from .control.exact import apply_exact
 from .control.passes import PinPassConfig
 from .control.refine import refine_latents
 from .control.targets import Control, check_pins_within, pin_errors
-from .device import device_name, make_generator, resolve_device, resolve_dtype, synchronize
+from .device import choose_dtype, device_name, make_generator, resolve_device
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
 from .motion.body import BodyConfig, foot_channels, hold_body
 from .motion.skeleton import FPS, num_frames
+from .result import MotionResult, StageTimer
 from .retrieval import MotionBank, RetrievalConfig
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
 from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
-
-@dataclass
-class MotionResult:
-    """``joints (B, T, 22, 3)`` float32 metres, Y up, model frame; ``feats (B, T, 263)`` denormalised.
-
-    Frames past ``lengths[b]`` are padding. ``timings`` are seconds per stage; ``report`` says what ran
-    (settings used, pin errors, body and retrieval reports)."""
-
-    joints: np.ndarray
-    feats: np.ndarray
-    lengths: list[int]
-    fps: int = FPS
-    timings: dict[str, float] = field(default_factory=dict)
-    seed: int | None = None
-    report: dict[str, Any] = field(default_factory=dict)
-
-    def clip(self, i: int) -> np.ndarray:
-        """Joints of sample ``i`` without padding, ``(lengths[i], 22, 3)``."""
-        return self.joints[i, : self.lengths[i]]
-
-
-class _Timer:
-    def __init__(self, device: torch.device) -> None:
-        self.device, self.times = device, {}
-
-    def __call__(self, name: str):
-        timer = self
-
-        class _Ctx:
-            def __enter__(self):
-                synchronize(timer.device)
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                synchronize(timer.device)
-                timer.times[name] = timer.times.get(name, 0.0) + time.perf_counter() - self.t0
-        return _Ctx()
 
 
 class MotionLCMPipeline:
@@ -80,7 +42,8 @@ class MotionLCMPipeline:
                  info: dict[str, Any] | None = None, bank: MotionBank | None = None) -> None:
         self.cfg = cfg
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(self.device, dtype)
+        choice = choose_dtype(self.device, dtype)  # "auto": measured against fp32 (device.choose_dtype)
+        self.dtype, self.dtype_reason = choice.dtype, choice.reason
         self.vae, self.denoiser, self.teacher = vae, denoiser, teacher
         self.controlnet, self.traj_encoder = controlnet, traj_encoder
         for m in self._modules():
@@ -118,7 +81,10 @@ class MotionLCMPipeline:
     @classmethod
     def from_pretrained(cls, path_or_name: str | Path = "embedded", device: str = "auto",
                         dtype: str = "fp32") -> "MotionLCMPipeline":
-        """Load our safetensors file (``"embedded"`` = the default model shipped with the package)."""
+        """Load our safetensors file (``"embedded"`` = the default model shipped with the package).
+
+        ``dtype``: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (a 16-bit dtype only where the hardware
+        runs it faster and its measured joint error stays under 5 mm; ``pipe.dtype_reason`` says why)."""
         from .io.pretrained import load_pretrained
         return load_pretrained(cls, path_or_name, device=device, dtype=dtype)
 
@@ -148,7 +114,7 @@ class MotionLCMPipeline:
         """Move every network (e.g. CPU fallback after a GPU out-of-memory error)."""
         self.device = resolve_device(device)
         if self.device.type == "cpu" and self.dtype == torch.float16:
-            self.dtype = torch.float32
+            self.dtype, self.dtype_reason = torch.float32, "fp32: fp16 does not run on the CPU (moved from the GPU)"
         for m in self._modules():
             m.to(self.device, self.dtype)
         return self
@@ -196,6 +162,18 @@ class MotionLCMPipeline:
                                  "(use the embedded model or an official control checkpoint)")
             control.validated(batch, max(lengths))
         return prompts, lengths
+
+    @staticmethod
+    def _hold_bodies(joints: np.ndarray, feats: torch.Tensor, lengths: list[int],
+                     body: bool | BodyConfig) -> list[dict[str, Any]]:
+        """:func:`hold_body` on each clip of ``joints (B, T, 22, 3)`` in place; the per-clip reports."""
+        cfg = body if isinstance(body, BodyConfig) else BodyConfig()
+        channels = foot_channels(feats.float().cpu().numpy())
+        reports = []
+        for b, n in enumerate(lengths):
+            joints[b, :n], report = hold_body(joints[b, :n], channels[b, :n], cfg)
+            reports.append(report)
+        return reports
 
     def _lengths(self, batch: int, lengths: Any, seconds: Any) -> list[int]:
         if lengths is not None and seconds is not None:
@@ -258,8 +236,9 @@ class MotionLCMPipeline:
 
         ``body`` (default on; a :class:`~motionlcm_core.motion.body.BodyConfig` to tune it) makes the body hold
         together (:func:`~motionlcm_core.motion.body.hold_body`): bones at the data skeleton's lengths, supported
-        frames on the floor, feet planted during the model's own contacts and lifted in swing. Not with pins:
-        they fix heights and, from the user's rig, proportions, and the exact pass meets them; the rig's
+        frames on the floor, feet planted during the model's own contacts and lifted in swing. Not with pins
+        that fix heights (and, from the user's rig, proportions: the exact pass meets them); with pins on the
+        pelvis's ground-plane axes only (a path) it runs after the exact pass, which it keeps. The rig's
         retargeting still plants the feet (:func:`~motionlcm_core.retarget.retarget`). ``report["body"]``
         reports it per clip; ``joints`` are the cleaned ones, ``feats`` the model's. ``body=False`` gives the
         raw decoded joints (as the official sampler).
@@ -292,7 +271,7 @@ class MotionLCMPipeline:
         refine_cfg = passes.refine
         seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
         gen = make_generator(seed)
-        timer = _Timer(self.device)
+        timer = StageTimer(self.device)
         B, T = len(lengths), max(lengths)
         mask = (torch.arange(T)[None] < torch.tensor(lengths)[:, None]).to(self.device)
         pos = cmask = None
@@ -306,12 +285,11 @@ class MotionLCMPipeline:
         traj = None
         if control is not None:
             with timer("control"):
-                trained_joints = torch.zeros(cmask.shape[-1], dtype=torch.bool)
+                trained_joints = torch.zeros(cmask.shape[-2], 1, dtype=torch.bool)
                 trained_joints[list(CONTROL_JOINTS)] = True
-                net_mask = cmask & trained_joints
-                cmask3 = net_mask[..., None].expand(-1, -1, -1, 3).to(self.device)
-                hint = self.control_stats.normalize(pos.to(self.device)) * cmask3
-                traj = self.traj_encoder(hint.to(self.dtype), cmask3) if net_mask.any() else None
+                net_mask = (cmask & trained_joints).to(self.device)          # (B, T, 22, 3) per axis
+                hint = self.control_stats.normalize(pos.to(self.device)) * net_mask
+                traj = self.traj_encoder(hint.to(self.dtype), net_mask) if net_mask.any() else None
         # 4. latent sampling
         shape = (B, self.cfg.denoiser.latent_tokens, self.cfg.denoiser.latent_dim)
         latents = init_noise if init_noise is not None else torch.randn(shape, generator=gen)
@@ -351,24 +329,24 @@ class MotionLCMPipeline:
             with timer("joints"):
                 joints = recover_joints(feats) * mask[..., None, None]
         joints_np = joints.float().cpu().numpy()
-        # 6. a body that holds together: rigid bones, supported frames on the floor, planted feet
-        body_reports: list[dict[str, Any]] | None = None
+        # 6. a body that holds together (without pins; with ground-plane pins only, after the exact pass)
+        ground_plane = control is not None and not cmask[:, :, 1:].any() and not cmask[..., 0, 1].any()
+        body_reports = None
         if body is not False and control is None:
-            body_cfg = body if isinstance(body, BodyConfig) else BodyConfig()
             with timer("body"):
-                channels = foot_channels(feats.float().cpu().numpy())
-                body_reports = []
-                for b, n in enumerate(lengths):
-                    joints_np[b, :n], report = hold_body(joints_np[b, :n], channels[b, :n], body_cfg)
-                    body_reports.append(report)
+                body_reports = self._hold_bodies(joints_np, feats, lengths, body)
         # 7. exact pass: pinned joints meet their targets
         if control is not None:
-            pin_error.setdefault("sampled", float(pin_errors(joints_np, pos, cmask)[cmask.numpy()].mean()))
+            pinned = cmask.any(-1).numpy()                                     # (B, T, 22) pinned joints
+            pin_error.setdefault("sampled", float(pin_errors(joints_np, pos, cmask)[pinned].mean()))
             if passes.exact is not None:
                 with timer("exact"):
                     joints_np = apply_exact(joints_np, pos, cmask, lengths, passes.exact).joints
+            if body is not False and ground_plane:          # keeps the pelvis' x and z: the pins still hold
+                with timer("body"):
+                    body_reports = self._hold_bodies(joints_np, feats, lengths, body)
             residual = pin_errors(joints_np, pos, cmask)
-            pin_error["final"] = float(residual[cmask.numpy()].mean())
+            pin_error["final"] = float(residual[pinned].mean())
         timer.times["total"] = sum(timer.times.values())
         report = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
                   "guidance_scale": guidance_scale if guidance_scale is not None else (

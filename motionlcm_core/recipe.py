@@ -48,7 +48,12 @@ class Recipe:
     ``seconds`` of motion from scene frame ``start_frame``; ``variations`` samples (seeds follow ``seed``'s
     generator); ``guidance`` ``None`` = the model's default; ``model``: the model's label; ``pins`` on the
     rig; ``continue_from``: bone heads (armature space) of the pose the clip starts from, or ``None``;
-    ``passes``: the numbers of every pass after sampling."""
+    ``passes``: the numbers of every pass after sampling.
+
+    Shot tools (one at a time, not with pins): ``path`` ground points ``(x, z)`` metres in the rig's model
+    frame the pelvis follows (``path_speed`` m/s, ``None``: the whole path over the clip); ``loop`` a cycle
+    (``loop_in_place``: no travel); ``segments`` a timeline of ``(prompt, seconds)`` generated as one motion
+    (``prompt`` and ``seconds`` are then the first segment's and the whole timeline's)."""
 
     prompt: str
     seed: int = 0
@@ -62,6 +67,11 @@ class Recipe:
     passes: PinPassConfig = field(default_factory=PinPassConfig)
     start_frame: int = 1
     continue_from: dict[str, tuple[float, float, float]] | None = None
+    path: tuple[tuple[float, float], ...] = ()
+    path_speed: float | None = None
+    loop: bool = False
+    loop_in_place: bool = False
+    segments: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -78,6 +88,18 @@ class Recipe:
             raise ValueError(f"guidance must be a finite number >= 1 (or None for the model's), got {self.guidance}")
         object.__setattr__(self, "prompt", self.prompt.strip())
         object.__setattr__(self, "pins", tuple(self.pins))
+        object.__setattr__(self, "path", tuple(tuple(float(v) for v in p) for p in self.path))
+        object.__setattr__(self, "segments", tuple((str(p), float(s)) for p, s in self.segments))
+        tools = [name for name, on in (("a path", bool(self.path)), ("a loop", self.loop),
+                                       ("a timeline", bool(self.segments))) if on]
+        if len(tools) > 1:
+            raise ValueError(f"{' and '.join(tools)} cannot be combined; pick one shot tool")
+        if tools and self.pins:
+            raise ValueError(f"pins cannot be combined with {tools[0]}; clear the pins or switch the shot tool off")
+        if self.path and len(self.path) < 2:
+            raise ValueError("the path needs at least two points; pick a curve with some length")
+        if any(not p.strip() or not (math.isfinite(s) and s > 0) for p, s in self.segments):
+            raise ValueError("every timeline segment needs a prompt and a positive duration")
 
     @property
     def num_frames(self) -> int:
@@ -100,6 +122,8 @@ class Recipe:
         recipe saved before ``passes`` existed (flat ``refine``/``exact``/``foot_cleanup`` keys) is read too."""
         data = dict(data)
         data["pins"] = tuple(from_fields(Pin, p) for p in data.get("pins") or ())
+        data["path"] = tuple(tuple(p) for p in data.get("path") or ())
+        data["segments"] = tuple(tuple(s) for s in data.get("segments") or ())
         data["passes"] = (PinPassConfig.from_dict(data["passes"]) if isinstance(data.get("passes"), dict)
                           else _legacy_passes(data))
         return from_fields(cls, data)

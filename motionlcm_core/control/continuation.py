@@ -86,7 +86,6 @@ def continue_from_pose(prev_joints, num_frames: int, *, joints: tuple[int, ...] 
     return PoseContinuation(Control(positions, mask), rotation, translation)
 
 
-
 def blend_from(joints: np.ndarray, previous: tuple[np.ndarray, np.ndarray], window: int = BLEND_FRAMES) -> np.ndarray:
     """Joints ``[T, 22, 3]`` whose frame 0 equals the previous pose's known joints, the difference fading out
     over ``window`` frames (smoothstep). ``previous``: (joints ``[22, 3]``, mask ``[22]``) in the same frame as

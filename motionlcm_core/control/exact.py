@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionlcm_core.control.field import displacement_field
-from motionlcm_core.control.targets import as_numpy, check_pins_within
+from motionlcm_core.control.targets import as_numpy, check_pins_within, per_axis
 from motionlcm_core.geometry import one_bone_ik, rotvec_matrix, two_bone_ik, unit
 from motionlcm_core.motion.skeleton import NUM_JOINTS, PARENTS
 
@@ -165,11 +165,17 @@ def _shift_body(joints: np.ndarray, shift: np.ndarray, cfg: ExactConfig) -> None
         _replant_feet(joints, before, shift, cfg)
 
 
-def _limb_sweep(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> None:
+def _goal(joints: np.ndarray, targets: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Targets ``(T, 22, 3)`` with each free axis (``axes`` False) following the joint as it is now."""
+    return np.where(axes, targets, joints)
+
+
+def _limb_sweep(joints: np.ndarray, targets: np.ndarray, axes: np.ndarray, cfg: ExactConfig) -> None:
     """One Gauss–Seidel sweep over the non-pelvis pinned joints, shallow joints first."""
+    pins = axes.any(-1)
     for j in sorted((j for j in range(1, NUM_JOINTS) if pins[:, j].any()), key=lambda j: _DEPTH[j]):
         frames = np.nonzero(pins[:, j])[0]
-        field = _field_for(joints, targets, frames, j, cfg.window)
+        field = _field_for(joints, _goal(joints, targets, axes), frames, j, cfg.window)
         rows = np.nonzero(np.linalg.norm(field, axis=-1) > 1e-9)[0]
         if not len(rows):
             continue
@@ -180,10 +186,11 @@ def _limb_sweep(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
         joints[rows] = sub
 
 
-def _assist_shift(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray | None:
+def _assist_shift(joints: np.ndarray, targets: np.ndarray, axes: np.ndarray, cfg: ExactConfig) -> np.ndarray | None:
     """Body shift ``(T, 3)`` towards pins the limbs could not reach: per frame the mean residual, each
     clamped to ``max_assist`` m, zero on pelvis-pinned frames. None when nothing is left to do."""
-    residual = np.where(pins[..., None], targets - joints, 0.0)
+    pins = axes.any(-1)
+    residual = np.where(axes, targets - joints, 0.0)
     residual[:, 0] = 0.0
     dist = np.linalg.norm(residual, axis=-1, keepdims=True)
     residual *= np.minimum(1.0, cfg.max_assist / np.maximum(dist, 1e-12))
@@ -240,25 +247,26 @@ def _torso_lean(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: 
     return lean
 
 
-def _solve_clip(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray, cfg: ExactConfig) -> np.ndarray:
-    """Exact pass on one clip, in place: ``joints, targets (T, 22, 3)`` float64, ``pins (T, 22)`` bool."""
-    root_frames = np.nonzero(pins[:, 0])[0]
+def _solve_clip(joints: np.ndarray, targets: np.ndarray, axes: np.ndarray, cfg: ExactConfig) -> np.ndarray:
+    """Exact pass on one clip, in place: ``joints, targets (T, 22, 3)`` float64, ``axes (T, 22, 3)`` bool (the
+    pinned axes; a free axis is left to the motion)."""
+    root_frames = np.nonzero(axes[:, 0].any(-1))[0]
     if len(root_frames):
-        _shift_body(joints, _field_for(joints, targets, root_frames, 0, cfg.window), cfg)
+        _shift_body(joints, _field_for(joints, _goal(joints, targets, axes), root_frames, 0, cfg.window), cfg)
     for sweep in range(cfg.sweeps):
-        _limb_sweep(joints, targets, pins, cfg)
-        if _clip_residual(joints, targets, pins).max(initial=0.0) < cfg.tolerance:
+        _limb_sweep(joints, targets, axes, cfg)
+        if _clip_residual(joints, targets, axes).max(initial=0.0) < cfg.tolerance:
             break
-        shift = _assist_shift(joints, targets, pins, cfg) if sweep < cfg.sweeps - 1 else None
+        shift = _assist_shift(joints, targets, axes, cfg) if sweep < cfg.sweeps - 1 else None
         if shift is not None:
             _shift_body(joints, shift, cfg)
         if sweep < cfg.sweeps - 1:
-            _torso_lean(joints, targets, pins, cfg)
-    return _clip_residual(joints, targets, pins)
+            _torso_lean(joints, targets, axes.all(-1), cfg)          # only pins that fix every axis lean it
+    return _clip_residual(joints, targets, axes)
 
 
-def _clip_residual(joints: np.ndarray, targets: np.ndarray, pins: np.ndarray) -> np.ndarray:
-    return np.where(pins, np.linalg.norm(joints - targets, axis=-1), 0.0)
+def _clip_residual(joints: np.ndarray, targets: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    return np.where(axes.any(-1), np.linalg.norm((joints - targets) * axes, axis=-1), 0.0)
 
 
 def _checked(joints, positions, mask, lengths) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -268,8 +276,9 @@ def _checked(joints, positions, mask, lengths) -> tuple[np.ndarray, np.ndarray, 
     B, T = J.shape[:2]
     if P.shape[0] != B or P.ndim != 4 or P.shape[1] > T or P.shape[2:] != (NUM_JOINTS, 3):
         raise ValueError(f"positions must be (B={B}, T<={T}, 22, 3), got {P.shape}")
-    if M.shape != P.shape[:3] or M.dtype != bool:
-        raise ValueError(f"mask must be bool (B, T, 22) = {P.shape[:3]}, got {M.dtype} {M.shape}")
+    if M.shape not in (P.shape[:3], P.shape) or M.dtype != bool:
+        raise ValueError(f"mask must be bool (B, T, 22) = {P.shape[:3]} or per axis {P.shape}, got {M.dtype} {M.shape}")
+    M = per_axis(M)
     lengths = [T] * B if lengths is None else [int(n) for n in lengths]
     if len(lengths) != B or any(not 1 <= n <= T for n in lengths):
         raise ValueError(f"lengths must be {B} frame counts in [1, {T}], got {lengths}")
@@ -282,7 +291,8 @@ def _checked(joints, positions, mask, lengths) -> tuple[np.ndarray, np.ndarray, 
 
 def apply_exact(joints, positions, mask, lengths=None, cfg: ExactConfig = ExactConfig()) -> ExactOutput:
     """Meet pins exactly. ``joints (B, T, 22, 3)``, ``positions (B, T', 22, 3)`` metres (model frame),
-    ``mask (B, T', 22)`` bool with ``T' <= T``; numpy or torch. Frames past ``lengths[b]`` are untouched.
+    ``mask (B, T', 22)`` bool with ``T' <= T`` (or per axis ``(B, T', 22, 3)``: a free axis is left to the
+    motion); numpy or torch. Frames past ``lengths[b]`` are untouched.
 
     Returns float32 joints and the residual ``(B, T, 22)`` metres at pins (non-zero only where a target is
     out of the skeleton's reach or pins conflict)."""
@@ -290,7 +300,7 @@ def apply_exact(joints, positions, mask, lengths=None, cfg: ExactConfig = ExactC
     out = J.astype(np.float32, copy=True)
     residual = np.zeros(J.shape[:3], dtype=np.float32)
     for b, n in enumerate(lengths):
-        pins = np.zeros((n, NUM_JOINTS), dtype=bool)
+        pins = np.zeros((n, NUM_JOINTS, 3), dtype=bool)
         pins[: min(n, M.shape[1])] = M[b, :n]
         if not pins.any():
             continue

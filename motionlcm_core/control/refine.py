@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from motionlcm_core.control.passes import RefineConfig
+from motionlcm_core.control.targets import per_axis
 from motionlcm_core.models import MotionVAE
 from motionlcm_core.motion import FeatureStats, recover_joints
 
@@ -41,9 +42,10 @@ def _decode(vae: MotionVAE, stats: FeatureStats, z: torch.Tensor, frame_mask: to
 
 
 def _pin_loss(joints: torch.Tensor, targets: torch.Tensor, pins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample mean squared pin distance ``(B,)`` m² and per-pin distances ``(B, T, 22)`` m."""
-    sq = ((joints - targets) ** 2).sum(-1) * pins                     # (B, T, 22)
-    count = pins.sum(dim=(1, 2)).clamp(min=1)
+    """Per-sample mean squared pin distance ``(B,)`` m² over the pinned axes of ``pins (B, T, 22, 3)`` and
+    per-pin distances ``(B, T, 22)`` m."""
+    sq = (((joints - targets) ** 2) * pins).sum(-1)                   # (B, T, 22)
+    count = pins.amax(-1).sum(dim=(1, 2)).clamp(min=1)
     return sq.sum(dim=(1, 2)) / count, sq.detach().sqrt()
 
 
@@ -55,18 +57,20 @@ def _fresh(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
 def refine_latents(vae: MotionVAE, stats: FeatureStats, latents: torch.Tensor, frame_mask: torch.Tensor,
                    targets: torch.Tensor, pins: torch.Tensor, cfg: RefineConfig = RefineConfig()) -> RefineOutput:
     """Refine ``latents (B, L, D)`` so the joints decoded with ``frame_mask (B, T)`` bool meet
-    ``targets (B, T, 22, 3)`` metres at ``pins (B, T, 22)`` bool. The networks stay frozen."""
+    ``targets (B, T, 22, 3)`` metres at ``pins (B, T, 22)`` bool, or per axis ``(B, T, 22, 3)``. The networks
+    stay frozen."""
     with torch.inference_mode(False), torch.enable_grad():
         z0 = _fresh(latents)
         mask, tgt = _fresh(frame_mask), _fresh(targets, torch.float32).to(z0.device)
-        pin = _fresh(pins, torch.float32).to(z0.device)
+        pin = _fresh(per_axis(pins), torch.float32).to(z0.device)
+        count = pin.amax(-1).sum().clamp(min=1)
         z = z0.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=cfg.lr)
         errors, steps_run = [], 0
         for _ in range(cfg.steps):
             feats, joints = _decode(vae, stats, z, mask)
             loss, dist = _pin_loss(joints, tgt, pin)
-            errors.append(float(dist.sum() / pin.sum().clamp(min=1)))
+            errors.append(float(dist.sum() / count))
             if float(dist.max()) < cfg.tolerance:
                 break
             prior = ((z - z0.detach()) ** 2).float().mean(dim=(1, 2))
@@ -77,6 +81,6 @@ def refine_latents(vae: MotionVAE, stats: FeatureStats, latents: torch.Tensor, f
         with torch.no_grad():
             if steps_run or not errors:
                 feats, joints = _decode(vae, stats, z, mask)
-                errors.append(float(_pin_loss(joints, tgt, pin)[1].sum() / pin.sum().clamp(min=1)))
+                errors.append(float(_pin_loss(joints, tgt, pin)[1].sum() / count))
         return RefineOutput(latents=z.detach(), feats=feats.detach(), joints=joints.detach(), errors=errors,
                             steps_run=steps_run)

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..config import TrajEncoderConfig
+from .packing import Packing
 from .transformer import LearnedPositionalEmbedding, SkipTransformerEncoder
 
 
@@ -23,7 +24,9 @@ class TrajectoryEncoder(nn.Module):
         self.encoder = SkipTransformerEncoder(cfg.transformer)
         self.latent_proj = nn.Linear(hidden, cfg.latent_dim) if cfg.post_proj else nn.Identity()
 
-    def forward(self, hint: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, hint: torch.Tensor, hint_mask: torch.Tensor, *, packed: bool = True) -> torch.Tensor:
+        """``packed`` (default): only the global tokens and the controlled frames are computed
+        (``packing.py``); ``False`` runs every frame with a key-padding mask, as the official encoder."""
         if hint.dim() != 4 or hint.shape[2:] != (self.cfg.njoints, 3) or hint_mask.shape != hint.shape:
             raise ValueError(f"hint and hint_mask must be (B, T, {self.cfg.njoints}, 3), "
                              f"got {tuple(hint.shape)} and {tuple(hint_mask.shape)}")
@@ -33,5 +36,11 @@ class TrajectoryEncoder(nn.Module):
         tokens = self.global_motion_token[None].expand(B, -1, -1)
         seq = self.query_pos_encoder(torch.cat([tokens, x], dim=1))
         valid = torch.cat([frame_valid.new_ones(B, self.cfg.latent_tokens), frame_valid], dim=1)
-        out, _ = self.encoder(seq, key_padding_mask=~valid)
+        if bool(valid.all()):
+            out, _ = self.encoder(seq)
+        elif packed:
+            packing = Packing.from_mask(valid)
+            out = packing.unpack(self.encoder.forward_packed(packing.pack(seq), packing))
+        else:
+            out, _ = self.encoder(seq, key_padding_mask=~valid)
         return self.latent_proj(out[:, : self.cfg.latent_tokens])

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..config import TransformerConfig
+from .packing import Packing, decoder_layer, encoder_layer
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -98,6 +99,11 @@ class SkipTransformerEncoder(_SkipStack):
                 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         return self.run(x, lambda blk, h: blk(h, src_key_padding_mask=key_padding_mask), residuals, collect)
 
+    def forward_packed(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """The same stack on the valid tokens only: ``packed (N, H)`` → ``(N, H)`` (see ``packing.py``)."""
+        out, _ = self.run(x, lambda blk, h: encoder_layer(blk, h, packing))
+        return out
+
 
 class SkipTransformerDecoder(_SkipStack):
     """Decoder stack: queries ``(B, T, H)`` attend to ``memory (B, L, H)``; padded queries masked."""
@@ -108,4 +114,9 @@ class SkipTransformerDecoder(_SkipStack):
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor,
                 tgt_key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         out, _ = self.run(tgt, lambda blk, h: blk(h, memory, tgt_key_padding_mask=tgt_key_padding_mask))
+        return out
+
+    def forward_packed(self, tgt: torch.Tensor, memory: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """Packed queries ``(N, H)`` (valid frames only) attend to ``memory (B, L, H)`` → ``(N, H)``."""
+        out, _ = self.run(tgt, lambda blk, h: decoder_layer(blk, h, memory, packing))
         return out

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..config import VAEConfig
+from .packing import Packing
 from .transformer import LearnedPositionalEmbedding, SkipTransformerDecoder, SkipTransformerEncoder
 
 
@@ -47,10 +48,12 @@ class MotionVAE(nn.Module):
             self.latent_post = nn.Identity()
 
     def encode(self, feats: torch.Tensor, mask: torch.Tensor, *, noise: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> VAEEncoding:
+               generator: torch.Generator | None = None, packed: bool = True) -> VAEEncoding:
         """``feats (B, T, nfeats)`` normalised, ``mask (B, T)`` True = valid → sampled latent.
 
-        ``noise (B, L, D)`` replaces the reparameterisation draw (else drawn from ``generator``)."""
+        ``noise (B, L, D)`` replaces the reparameterisation draw (else drawn from ``generator``).
+        ``packed``: with padding, only real frames are computed (``packing.py``); ``False`` runs the masked
+        padded batch as the official code does. Both give the same latents up to float rounding."""
         _check_mask(feats, mask)
         B = feats.shape[0]
         L = self.cfg.latent_tokens
@@ -58,8 +61,13 @@ class MotionVAE(nn.Module):
         tokens = self.global_motion_token[None].expand(B, -1, -1)
         seq = self.query_pos_encoder(torch.cat([tokens, x], dim=1))
         valid = torch.cat([mask.new_ones(B, 2 * L), mask], dim=1)
-        # an all-valid batch needs no mask: torch then takes its fused attention kernels
-        out, _ = self.encoder(seq, key_padding_mask=None if bool(valid.all()) else ~valid)
+        if bool(valid.all()):  # no mask: torch then takes its fused attention kernels
+            out, _ = self.encoder(seq)
+        elif packed:
+            packing = Packing.from_mask(valid)
+            out = packing.unpack(self.encoder.forward_packed(packing.pack(seq), packing))
+        else:
+            out, _ = self.encoder(seq, key_padding_mask=~valid)
         dist = self.latent_pre(out[:, : 2 * L])
         mu, logvar = dist[:, :L], dist[:, L:]
         std = logvar.exp().pow(0.5)
@@ -67,14 +75,27 @@ class MotionVAE(nn.Module):
             noise = torch.randn(mu.shape, generator=generator, dtype=torch.float32).to(mu)
         return VAEEncoding(latents=mu + std * noise, mu=mu, std=std)
 
-    def decode(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``latents (B, L, D)``, ``mask (B, T)`` → normalised ``feats (B, T, nfeats)`` (padding = 0)."""
+    def decode(self, latents: torch.Tensor, mask: torch.Tensor, *, packed: bool = True) -> torch.Tensor:
+        """``latents (B, L, D)``, ``mask (B, T)`` → normalised ``feats (B, T, nfeats)`` (padding = 0).
+
+        ``packed`` (default): clips of different lengths cost only their real frames; frame-wise layers
+        run once on all real frames and self-attention per clip, unmasked (``packing.py``). ``False`` runs
+        the padded batch with a key-padding mask, as the official decoder. Real frames agree up to float
+        rounding: the mask already makes them independent of the padding."""
         if latents.dim() != 3 or latents.shape[1:] != (self.cfg.latent_tokens, self.cfg.latent_dim):
             raise ValueError(f"latents must be (B, {self.cfg.latent_tokens}, {self.cfg.latent_dim}), "
                              f"got {tuple(latents.shape)}")
+        if mask.dtype != torch.bool or mask.dim() != 2 or mask.shape[0] != latents.shape[0]:
+            raise ValueError(f"mask must be bool (B, T) with B = {latents.shape[0]}, got {mask.dtype} "
+                             f"{tuple(mask.shape)}")
         B, T = mask.shape
         memory = self.latent_post(latents)
         queries = self.query_pos_decoder(memory.new_zeros(B, T, memory.shape[-1]))
-        out = self.decoder(queries, memory, tgt_key_padding_mask=None if bool(mask.all()) else ~mask)
-        feats = self.final_layer(out)
+        if bool(mask.all()):  # no mask: the fused attention path
+            return self.final_layer(self.decoder(queries, memory))
+        if packed:
+            packing = Packing.from_mask(mask)
+            out = self.decoder.forward_packed(packing.pack(queries), memory, packing)
+            return packing.unpack(self.final_layer(out))
+        feats = self.final_layer(self.decoder(queries, memory, tgt_key_padding_mask=~mask))
         return feats * mask[..., None].to(feats.dtype)

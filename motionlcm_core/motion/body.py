@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from motionlcm_core.geometry import two_bone_ik, unit
+from motionlcm_core.geometry import knee_pole, two_bone_ik, unit
 from motionlcm_core.motion.contacts import FOOT_JOINTS, LEGS, XZ, horizontal_speed, plant_offsets, segments
 from motionlcm_core.motion.humanml3d import FOOT_CONTACT, default_target_offsets
-from motionlcm_core.motion.skeleton import FPS, PARENTS
+from motionlcm_core.motion.skeleton import FACE_JOINTS, FPS, PARENTS
 
 
 
@@ -260,17 +260,18 @@ def plant_feet(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyCo
     joints = np.asarray(joints, dtype=np.float64)
     out = joints.copy()
     for side, (hip, knee, ankle, toe) in enumerate(LEGS):
-        off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], cfg.blend_frames)
-        off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], cfg.blend_frames)
-        free_a, free_t = ~np.abs(off_a).any(-1), ~np.abs(off_t).any(-1)
-        off_a[free_a], off_t[free_t] = off_t[free_a], off_a[free_t]      # a joint not planted goes with the other
+        own_a, w_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], cfg.blend_frames)
+        own_t, w_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], cfg.blend_frames)
+        off_a = own_a + (1.0 - w_a)[:, None] * own_t          # a joint not planted goes with the other, and
+        off_t = own_t + (1.0 - w_t)[:, None] * own_a          # hands over smoothly as its own plant fades in
         moved = np.flatnonzero((np.abs(off_a).sum(-1) > 0) | (np.abs(off_t).sum(-1) > 0))
         if moved.size == 0:
             continue
         j = joints[moved]
         l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
-        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2, margin=1e-6)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + off_a[moved], l1, l2, margin=1e-6,
+                                          pole=knee_pole(j[:, hip], j[:, knee], j[:, ankle], body_forward(j)))
         foot = np.linalg.norm(j[:, toe] - j[:, ankle], axis=-1, keepdims=True)
         new_toe = new_ankle + foot * unit(j[:, toe] + off_t[moved] - new_ankle)
         out[moved, knee], out[moved, ankle], out[moved, toe] = new_knee, new_ankle, new_toe
@@ -305,10 +306,18 @@ def lift_swings(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyC
         up[:, 1] = lift[moved]
         l1 = np.linalg.norm(j[:, knee] - j[:, hip], axis=-1)
         l2 = np.linalg.norm(j[:, ankle] - j[:, knee], axis=-1)
-        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + up, l1, l2, margin=1e-6)
+        new_knee, new_ankle = two_bone_ik(j[:, hip], j[:, knee], j[:, ankle] + up, l1, l2, margin=1e-6,
+                                          pole=knee_pole(j[:, hip], j[:, knee], j[:, ankle], body_forward(j)))
         out[moved, knee], out[moved, ankle] = new_knee, new_ankle
         out[moved, toe] = new_ankle + (j[:, toe] - j[:, ankle])
     return out
+
+
+def body_forward(joints: np.ndarray) -> np.ndarray:
+    """The way the body faces ``(N, 3)`` (horizontal) from its hips and shoulders (``joints (N, 22, 3)``)."""
+    r_hip, l_hip, r_sho, l_sho = FACE_JOINTS
+    across = (joints[:, r_hip] - joints[:, l_hip]) + (joints[:, r_sho] - joints[:, l_sho])
+    return np.cross([0.0, 1.0, 0.0], across)
 
 
 def keep_above_floor(joints: np.ndarray) -> np.ndarray:

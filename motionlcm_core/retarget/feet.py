@@ -56,8 +56,8 @@ def cleanup_feet(joints: np.ndarray, fps: float = 20.0, cfg: FootCleanupConfig =
     contact = foot_contacts(joints, fps, cfg)
     blend = max(1, int(round(cfg.blend_s * fps)))
     for side, (hip, knee, ankle, toe) in enumerate(LEGS):
-        off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], blend)
-        off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], blend)
+        off_a = plant_offsets(joints[:, ankle], contact[:, 2 * side], blend)[0]
+        off_t = plant_offsets(joints[:, toe], contact[:, 2 * side + 1], blend)[0]
         moved = np.flatnonzero((np.abs(off_a).sum(-1) > 0) | (np.abs(off_t).sum(-1) > 0))
         if moved.size == 0:
             continue

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shot tools in Blender (issue 17): the hips follow a curve (and an edited curve on Regenerate), a loop is
+one cyclic action whose last frame is its first, a timeline is one action; Mixamo-like and Rigify-like rigs."""
+import pytest
+
+from harness import requires_bpy, run_scenario
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory):
+    return run_scenario("shot_flow", tmp_path_factory.mktemp("shot"), timeout=600)
+
+
+@requires_bpy
+@pytest.mark.parametrize("kind", ["mixamo", "rigify"])
+def test_hips_follow_the_curve(flow, kind):
+    r = flow[kind]["path"]
+    print(kind, r)
+    for case in ("first", "edited"):
+        assert r[case]["max_err_m"] < 0.05 and r[case]["hips_height_range_m"] > 0.0
+    assert r["first"]["end"] != pytest.approx(r["edited"]["end"], abs=0.1)      # Regenerate followed the edit
+    assert r["edited"]["end"] == pytest.approx(r["edited"]["curve_end"], abs=0.05)
+
+
+@requires_bpy
+@pytest.mark.parametrize("kind", ["mixamo", "rigify"])
+def test_loop_is_cyclic_and_closed(flow, kind):
+    r = flow[kind]["loop"]
+    print(kind, r)
+    assert r["cyclic"] and r["curves"] > 0
+    assert r["pose_gap_m"] < 0.01 and r["hips_drift_m"] < 0.01
+
+
+@requires_bpy
+@pytest.mark.parametrize("kind", ["mixamo", "rigify"])
+def test_timeline_is_one_action(flow, kind):
+    r = flow[kind]["timeline"]
+    assert r["new_actions"] == 1 and r["segments"] == 3 and r["segment_starts"] == [0, 40, 80]
+    assert r["last_key"] == 1 + round(129 * 1.5) and r["prompt"] == "a person walks forward"
+
+
+@requires_bpy
+def test_bad_shot_input_is_refused_before_work(flow):
+    assert "pick the path curve" in flow["no_curve"]
+    assert "cannot be combined" in flow["loop_with_pins"]
