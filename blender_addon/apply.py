@@ -31,6 +31,7 @@ class ApplyPlan:
     continuation: PoseContinuation | None = None
     previous_joints: tuple[np.ndarray, np.ndarray] | None = None
     extra_pins: tuple[Pin, ...] = field(default=())
+    redo_segment: int | None = None
 
 
 PIN_TOLERANCE_M = 0.01
@@ -71,7 +72,7 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: Generati
                            foot_cleanup=None if recipe.loop else passes.foot_cleanup,   # a loop's ends must stay equal
                            smpl_leg=SMPL_REFERENCE_LEG_LENGTH)
         sample = dict(stored, variation=i, timings=res.timings, pin_residual_m=anim.max_residual / anim.scale,
-                      segment_starts=res.report.get("segment_starts"))
+                      segment_starts=res.report.get("segment_starts"), redo_segment=plan.redo_segment)
         if i == 0 and mode == "regenerate":
             action = bpy.data.actions[action_name]
             slot = compat.object_slot(action, ob)
@@ -85,6 +86,7 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: Generati
                                    anim.rotations, anim.root_bone, anim.root_translation)
         if recipe.loop:
             shot.make_cyclic(action)
+        shot.store_timeline(action, res.report)
         if i == 0:
             compat.assign_action(ob, action, slot)
         names.append(action.name)

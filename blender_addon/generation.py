@@ -14,7 +14,7 @@ import bpy
 
 from motionlcm_core.control.exact import ExactConfig
 from motionlcm_core.control.passes import PinPassConfig, RefineConfig
-from motionlcm_core.motion.skeleton import FPS
+from motionlcm_core.motion.skeleton import FPS, num_frames
 from motionlcm_core.recipe import Pin, Recipe
 from motionlcm_core.retarget.feet import FootCleanupConfig
 from motionlcm_core.retarget.inverse import pin_targets
@@ -22,7 +22,7 @@ from motionlcm_core.retarget.inverse import pin_targets
 from . import anim_write, bone_maps, continuation, pins, shot
 from .apply import ApplyPlan, apply_result, pin_note, scene_fps
 from .jobs import GenerationJob
-from .model_cache import ModelSpec
+from .model_cache import ModelSpec, load_pipeline
 from .preferences import get_prefs
 
 
@@ -97,16 +97,18 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
         raise ValueError("a generation is already running; wait for it or press Cancel")
     props = context.scene.motionlcm
     ob = check_target(props.target)
-    action_name = ""
-    if mode == "regenerate":
+    action_name, redo = "", None
+    if mode in ("regenerate", "segment"):
         action_name = _regenerate_target(ob).name
+    if mode == "segment":
+        redo = _segment_to_redo(props, bpy.data.actions[action_name])
     mapping = bone_maps.ensure_panel_map(props, ob)
     bone_maps.check_mapping(mapping, ob)
     spec = model_spec(context, props)
     spec.check_files()
-    if mode == "regenerate" and not props.lock_seed:
+    if mode in ("regenerate", "segment") and not props.lock_seed:
         props.seed = (props.seed + 1) % (2 ** 31)
-    start_frame, heads = _clip_start(context, props, ob, mapping, mode)
+    start_frame, heads = _clip_start(context, props, ob, mapping, "new" if mode == "new" else "regenerate")
     shot_fields = shot.recipe_fields(props, ob, mapping)
     if shot_fields and heads:                          # a shot tool starts its own motion (no continuation)
         heads = None
@@ -121,11 +123,31 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
         control = cont.merged(control)
         plan = ApplyPlan(mapping, cont, continuation.previous_joints(ob, mapping, heads),
                          _frame0_pins(heads, mapping, start_frame))
-    job = GenerationJob(recipe, spec, control, loader) if loader else GenerationJob(recipe, spec, control)
-    _active = ActiveJob(job, ob.session_uid, ob.name, mode, action_name, recipe, plan, time.perf_counter())
+    if redo is not None:
+        plan = ApplyPlan(mapping, redo_segment=redo[1])
+    job = GenerationJob(recipe, spec, control, loader or load_pipeline, redo)
+    _active = ActiveJob(job, ob.session_uid, ob.name, "new" if mode == "new" else "regenerate", action_name, recipe,
+                        plan, time.perf_counter())
     props.running, props.job_progress, props.job_stage, props.status = True, 0.0, "starting", ""
     job.start()
     return _active
+
+
+def _segment_to_redo(props: object, action: bpy.types.Action) -> tuple[object, int]:
+    """The kept timeline of ``action`` and the panel's active segment to generate again (its neighbours kept);
+    ``ValueError`` with the fix when the timeline or the other segments' durations changed."""
+    timeline = shot.load_timeline(action)
+    k, segments = props.segment_index, list(props.segments)
+    starts = timeline.segment_starts + [len(timeline.raw)]
+    kept = [b - a for a, b in zip(starts[:-1], starts[1:])]
+    if props.shot != "timeline" or len(segments) != len(kept) or not 0 <= k < len(kept):
+        raise ValueError("Regenerate segment works on the timeline that made the active action: keep Shot on "
+                         "Timeline with the same segments, select one, or press Generate for a new timeline")
+    changed = [i + 1 for i, (seg, n) in enumerate(zip(segments, kept)) if i != k and num_frames(seg.seconds) != n]
+    if changed:
+        raise ValueError(f"the durations of segments {changed} changed since the timeline was made; press Generate "
+                         "to make the whole timeline again")
+    return timeline, k
 
 
 def _clip_start(context: bpy.types.Context, props: object, ob: bpy.types.Object, mapping: dict[str, str],

@@ -17,6 +17,7 @@ import numpy as np
 from motionlcm_core.control.targets import Control
 from motionlcm_core.recipe import Recipe
 from motionlcm_core.shot import GroundPath, Segment, follow_path, generate_loop, generate_timeline
+from motionlcm_core.shot.timeline import Timeline
 
 from .model_cache import ModelSpec, load_pipeline
 
@@ -38,13 +39,16 @@ class GenerationResult:
 
 class GenerationJob:
     """One generation of ``recipe`` with the model ``model`` on a daemon thread; ``control``: optional
-    (positions [T, 22, 3] model frame metres @ 20 fps, mask [T, 22] bool) from the pins.
+    (positions [T, 22, 3] model frame metres @ 20 fps, mask [T, 22] bool) from the pins; ``redo``: a kept
+    timeline and the index of the one segment to generate again.
     States: running → done | failed | cancelled."""
 
     def __init__(self, recipe: Recipe, model: ModelSpec = ModelSpec(),
                  control: tuple[np.ndarray, np.ndarray] | None = None,
-                 loader: Callable[[ModelSpec], object] = load_pipeline):
+                 loader: Callable[[ModelSpec], object] = load_pipeline,
+                 redo: tuple[Timeline, int] | None = None):
         self.recipe, self.model, self.control, self._loader = recipe, model, control, loader
+        self.redo = redo                    # (kept timeline, segment index): regenerate that segment only
         self._events: queue.Queue = queue.Queue()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="motionlcm-generate", daemon=True)
@@ -156,7 +160,8 @@ class GenerationJob:
             return generate_loop(pipe, r.prompt, seconds=r.seconds, in_place=r.loop_in_place, **common)
         if r.segments:
             segments = [Segment(p, s) for p, s in r.segments]
-            return generate_timeline(pipe, segments, passes=r.passes, **common).to_result()
+            keep, index = self.redo or (None, None)
+            return generate_timeline(pipe, segments, passes=r.passes, keep=keep, redo=index, **common).to_result()
         return pipe.generate([r.prompt] * r.variations, seconds=r.seconds, control=control, passes=r.passes,
                              **common)
 

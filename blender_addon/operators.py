@@ -56,6 +56,14 @@ class MOTIONLCM_OT_regenerate(bpy.types.Operator):
         return _start(self, context, "regenerate")
 
 
+class MOTIONLCM_OT_segment_regenerate(bpy.types.Operator):
+    """Generate the selected timeline segment again; the segments before and after it keep their motion"""
+    bl_idname, bl_label, bl_options = "motionlcm.segment_regenerate", "Regenerate segment", {"REGISTER"}
+
+    def execute(self, context):
+        return _start(self, context, "segment")
+
+
 class MOTIONLCM_OT_cancel(bpy.types.Operator):
     """Cancel the running generation"""
     bl_idname, bl_label = "motionlcm.cancel", "Cancel"
@@ -243,8 +251,8 @@ class MOTIONLCM_OT_open_install_log(bpy.types.Operator):
         return bpy.ops.wm.path_open(filepath=str(path))
 
 
-classes = (MOTIONLCM_OT_generate, MOTIONLCM_OT_regenerate, MOTIONLCM_OT_cancel, MOTIONLCM_OT_history_back,
-           MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins, MOTIONLCM_OT_detect_bone_map,
+classes = (MOTIONLCM_OT_generate, MOTIONLCM_OT_regenerate, MOTIONLCM_OT_segment_regenerate, MOTIONLCM_OT_cancel,
+           MOTIONLCM_OT_history_back, MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins, MOTIONLCM_OT_detect_bone_map,
            MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig, MOTIONLCM_OT_add_smpl_body,
            MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps, MOTIONLCM_OT_cancel_install_deps,
            MOTIONLCM_OT_open_install_log)

@@ -6,10 +6,14 @@ reads the scene and writes F-curve modifiers.
 """
 from __future__ import annotations
 
+import base64
+import json
+
 import bpy
 import numpy as np
 
 from motionlcm_core.retarget.inverse import armature_to_model, rig_scale
+from motionlcm_core.shot.timeline import Timeline
 
 from . import bone_maps, compat
 
@@ -84,6 +88,31 @@ def recipe_fields(props: object, armature: bpy.types.Object, mapping: dict[str, 
         return {"segments": segments, "prompt": segments[0][0] or props.prompt,
                 "seconds": float(sum(s for _, s in segments))}
     return {}
+
+
+TIMELINE_KEY = "motionlcm_timeline"
+
+
+def store_timeline(action: bpy.types.Action, report: dict) -> bool:
+    """Keep a timeline's raw frames, contact channels and segment starts on ``action`` (to regenerate one
+    segment later); False when ``report`` is not a timeline's."""
+    raw, channels = report.get("timeline_raw"), report.get("timeline_channels")
+    if raw is None or channels is None:
+        return False
+    action[TIMELINE_KEY] = json.dumps({"starts": list(report["segment_starts"]),
+                                       "raw": base64.b64encode(np.asarray(raw, "<f4").tobytes()).decode(),
+                                       "channels": base64.b64encode(np.asarray(channels, "<f4").tobytes()).decode()})
+    return True
+
+
+def load_timeline(action: bpy.types.Action | None) -> Timeline:
+    """The timeline kept on ``action`` by :func:`store_timeline`; ``ValueError`` with the fix when there is none."""
+    if action is None or TIMELINE_KEY not in action.keys():
+        raise ValueError("the active action is not a generated timeline; press Generate with Shot: Timeline first")
+    data = json.loads(action[TIMELINE_KEY])
+    raw = np.frombuffer(base64.b64decode(data["raw"]), "<f4").reshape(-1, 22, 3)
+    channels = np.frombuffer(base64.b64decode(data["channels"]), "<f4").reshape(-1, 4)
+    return Timeline.from_raw(raw, channels, data["starts"])
 
 
 def make_cyclic(action: bpy.types.Action) -> int:

@@ -1,7 +1,7 @@
 """Foot contacts and foot-sliding clean-up on SMPL-22 joints (model frame: Y up, metres).
 
 A foot joint (ankle or toe) is in contact when it is within ``height_margin`` of its own ground level
-(5th percentile of its height over the clip) and its horizontal speed is below ``max_speed``. During a
+(5th percentile of its height within ``ground_window_s`` of the frame) and its horizontal speed is below ``max_speed``. During a
 contact the joint's horizontal position is pinned to the segment's mean; the correction fades in and out
 over ``blend_s`` seconds (smoothstep), and the knee is re-solved by two-bone IK so bone lengths are kept.
 """
@@ -25,12 +25,15 @@ class FootCleanupConfig:
     max_speed: float = 0.5
     min_contact_s: float = 0.1
     blend_s: float = 0.2
+    ground_window_s: float = 1.0     # a foot's ground level: its 5th height percentile within ± this long
 
 
 def foot_contacts(joints: np.ndarray, fps: float = 20.0, cfg: FootCleanupConfig = FootCleanupConfig()) -> np.ndarray:
     """Contact mask ``[T, 4]`` for (left ankle, left toe, right ankle, right toe) of joints ``[T, 22, 3]``."""
+    from scipy.ndimage import percentile_filter
     feet = joints[:, [7, 10, 8, 11]]                                          # [T, 4, 3]
-    height = feet[..., 1] - np.percentile(feet[..., 1], 5, axis=0)
+    size = 2 * max(1, int(round(cfg.ground_window_s * fps))) + 1             # local: far frames never change it
+    height = feet[..., 1] - percentile_filter(feet[..., 1], 5, size=(size, 1), mode="nearest")
     contact = (height < cfg.height_margin) & (horizontal_speed(feet, fps) < cfg.max_speed)
     min_len = max(1, int(round(cfg.min_contact_s * fps)))
     for k in range(contact.shape[1]):

@@ -37,6 +37,11 @@ def test_timeline_is_one_action(flow, kind):
     r = flow[kind]["timeline"]
     assert r["new_actions"] == 1 and r["segments"] == 3 and r["segment_starts"] == [0, 40, 80]
     assert r["last_key"] == 1 + round(129 * 1.5) and r["prompt"] == "a person walks forward"
+    # Regenerate segment: same action, the middle changes, frames far from its seams keep their pose (the joints
+    # exactly; on the rig a planted foot whose contact runs on into the new segment may move by millimetres)
+    assert r["redo_same_action"] and r["redo_recipe"] == 1
+    assert r["redo_middle_change_m"] > 0.01 and r["redo_far_change_m"] < 0.01
+    assert "durations of segments [1] changed" in r["redo_changed_durations"]
 
 
 @requires_bpy

@@ -16,7 +16,7 @@ from blender_addon import anim_write, bone_maps, compat, generation, shot
 torch.set_num_threads(1)
 
 
-def generate(mode: str = "new") -> generation.ActiveJob:
+def generate(mode: str = "new") -> generation.ActiveJob:  # "new" | "regenerate" | "segment"
     job = generation.start(bpy.context, mode)
     assert job.job.wait(120), "worker did not finish"
     state = generation.pump(bpy.context)
@@ -98,9 +98,30 @@ def timeline_case(props, ob) -> dict:
     action = ob.animation_data.action
     recipe = anim_write.get_recipe(action)
     keys = anim_write.read_keys(action, compat.object_slot(action, ob))
-    return {"new_actions": len(set(bpy.data.actions.keys()) - before), "segment_starts": recipe["segment_starts"],
-            "segments": len(recipe["segments"]), "last_key": max(k[-1, 0] for k in keys.values()),
-            "prompt": recipe["prompt"]}
+    out = {"new_actions": len(set(bpy.data.actions.keys()) - before), "segment_starts": recipe["segment_starts"],
+           "segments": len(recipe["segments"]), "last_key": max(k[-1, 0] for k in keys.values()),
+           "prompt": recipe["prompt"]}
+    # regenerate the middle segment: the same action, its neighbours' poses kept away from the seams
+    mapping = bone_maps.panel_dict(props)
+    bones = list(mapping.values())
+    far = [1 + 15 * 3 // 2, 1 + 110 * 3 // 2]                   # model frames 15 and 110 (seams at 40 and 80)
+    middle = [1 + 60 * 3 // 2]
+    before_heads = world_heads(ob, far + middle, bones)
+    props.segment_index = 1
+    props.segments[1].prompt = "a person jumps"
+    generate("segment")
+    after_heads = world_heads(ob, far + middle, bones)
+    out["redo_same_action"] = ob.animation_data.action == action
+    out["redo_far_change_m"] = float(np.abs(after_heads[:2] - before_heads[:2]).max())
+    out["redo_middle_change_m"] = float(np.abs(after_heads[2] - before_heads[2]).max())
+    out["redo_recipe"] = anim_write.get_recipe(action).get("redo_segment")
+    props.segments[0].seconds = 3.0
+    try:
+        generation.start(bpy.context, "segment")
+        out["redo_changed_durations"] = "started"
+    except ValueError as exc:
+        out["redo_changed_durations"] = str(exc)
+    return out
 
 
 def main() -> dict:
