@@ -219,7 +219,7 @@ def pump(context: bpy.types.Context | None = None) -> str:
 
 def _finish(context: bpy.types.Context, props: object, done: ActiveJob) -> None:
     res = done.job.result
-    props.device_name, props.model_loaded = res.device, res.model
+    props.device_name, props.model_loaded, props.dtype_reason = res.device, res.model, res.dtype_reason
     ob = find_object(done.target_uid)
     if ob is None:
         props.status = (f"Armature {done.target_name!r} was deleted while generating; the result was discarded. "

@@ -35,6 +35,7 @@ class GenerationResult:
     model: str
     messages: list[str]
     report: dict = field(default_factory=dict)
+    dtype_reason: str = ""
 
 
 class GenerationJob:
@@ -122,7 +123,8 @@ class GenerationJob:
         report = {**dict(getattr(res, "report", {})), "text_cached": _text_cached()}
         self._emit("done", GenerationResult(np.asarray(res.joints, dtype=np.float32), list(res.lengths),
                                             float(res.fps), timings, _device_label(pipe), self.model.label(),
-                                            list(self._worker_messages), report))
+                                            list(self._worker_messages), report,
+                                            str(getattr(pipe, "dtype_reason", ""))))
 
     def _generate_with_fallback(self, pipe: object) -> tuple[object, object]:
         """Generate; on GPU out-of-memory, reload on the CPU and generate there (and say so)."""

@@ -76,6 +76,8 @@ class MOTIONLCM_PT_main(bpy.types.Panel):
                 box.label(text=f"{props.job_stage} {props.job_progress:.0%}")
             box.operator("motionlcm.cancel", icon="CANCEL")
         box.label(text=f"Device: {props.device_name or 'not loaded yet'}  Model: {props.model_loaded or '-'}")
+        if props.dtype_reason:
+            box.label(text=props.dtype_reason)
         if props.last_time:
             box.label(text=f"Last generation: {props.last_time:.2f} s")
         if props.status:
@@ -181,12 +183,4 @@ class MOTIONLCM_PT_body(bpy.types.Panel):
 
 classes = (MOTIONLCM_PT_main, MOTIONLCM_PT_shot, MOTIONLCM_PT_bone_map, MOTIONLCM_PT_pins, MOTIONLCM_PT_body)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

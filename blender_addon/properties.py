@@ -117,6 +117,7 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
     running: BoolProperty(default=False)
     status: StringProperty(description="Last message")
     device_name: StringProperty(default="")
+    dtype_reason: StringProperty(default="", description="Which number format the model runs in, and why")
     model_loaded: StringProperty(default="")
     last_time: FloatProperty(default=0.0)
 

@@ -162,12 +162,4 @@ class MOTIONLCM_UL_segments(bpy.types.UIList):
 
 classes = (MOTIONLCM_OT_segment_add, MOTIONLCM_OT_segment_remove, MOTIONLCM_UL_segments)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batches", default="1,32")
     b.add_argument("--frames", type=int, default=196)
     b.add_argument("--device", default="auto")
-    b.add_argument("--dtypes", default="fp32,bf16")
+    b.add_argument("--dtypes", default="fp32,auto", help="fp32, bf16, fp16 or auto (the dtype auto picks, and why)")
     b.add_argument("--model", default=None, help="benchmark a weights file instead of the random V2 config")
     b.set_defaults(func=cmd_bench)
     e = sub.add_parser("eval", help="evaluate a model on the test split (markdown table + plot)")
