@@ -18,7 +18,7 @@ from motionlcm_core.retarget.animate import animate_rig
 from motionlcm_core.retarget.inverse import SMPL_REFERENCE_LEG_LENGTH, pin_targets
 from motionlcm_core.retarget.resample import frame_count
 
-from . import anim_write, bone_maps, compat, shot
+from . import anim_write, bone_maps, compat, nla, shot
 from .jobs import GenerationResult
 
 
@@ -89,6 +89,10 @@ def apply_result(context: bpy.types.Context, ob: bpy.types.Object, res: Generati
         shot.store_timeline(action, res.report)
         if i == 0:
             compat.assign_action(ob, action, slot)
+            starts = res.report.get("segment_starts")
+            if starts and scene.motionlcm.timeline_strips:
+                nla.segment_strips(ob, action, [recipe.start_frame + s / res.fps * fps for s in starts],
+                                   [prompt for prompt, _ in recipe.segments])
         names.append(action.name)
     anim_write.remember_generated(ob, names)  # earlier results nothing uses: the newest few kept, older removed
     _remember_variations(scene.motionlcm, names)

@@ -41,3 +41,25 @@ def bake_to_nla(ob: bpy.types.Object, frame: float) -> bpy.types.NlaStrip:
     action.use_fake_user = True
     ad.action = None
     return strip
+
+
+def segment_strips(ob: bpy.types.Object, action: bpy.types.Action, starts: list[float],
+                   prompts: list[str]) -> list[bpy.types.NlaStrip]:
+    """Put a timeline's ``action`` on one new NLA track as one strip per segment (the action's frames
+    ``starts[k]`` → ``starts[k + 1]``, named after the segment's prompt) instead of the active action."""
+    ad = ob.animation_data
+    slot = compat.object_slot(action, ob)
+    track = ad.nla_tracks.new()
+    track.name = "MotionLCM timeline"
+    bounds = list(starts) + [action.frame_range[1]]
+    strips = []
+    for k, prompt in enumerate(prompts):
+        strip = track.strips.new(f"{k + 1}: {prompt}"[:60], int(round(bounds[k])), action)
+        compat.set_strip_slot(strip, slot)
+        strip.action_frame_start, strip.action_frame_end = bounds[k], bounds[k + 1]
+        strip.frame_end = strip.frame_start + (bounds[k + 1] - bounds[k])
+        strip.blend_type, strip.extrapolation = "REPLACE", "NOTHING" if k else "HOLD"
+        strips.append(strip)
+    action.use_fake_user = True
+    ad.action = None
+    return strips

@@ -88,6 +88,9 @@ class MOTIONLCM_PG_settings(bpy.types.PropertyGroup):
                                 description="The cycle stays in place (else it moves one stride per cycle)")
     segments: CollectionProperty(type=MOTIONLCM_PG_segment)
     segment_index: IntProperty(default=0, min=0)
+    timeline_strips: BoolProperty(name="One NLA strip per segment", default=False,
+                                  description="Put the timeline's action on an NLA track, one strip per segment "
+                                              "(instead of the active action)")
     continue_pose: BoolProperty(name="Continue from current pose", default=True,
                                 description="When the armature is animated before the current frame, the new "
                                             "clip starts at the current frame from the pose shown there")

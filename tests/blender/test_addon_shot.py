@@ -42,6 +42,11 @@ def test_timeline_is_one_action(flow, kind):
     assert r["redo_same_action"] and r["redo_recipe"] == 1
     assert r["redo_middle_change_m"] > 0.01 and r["redo_far_change_m"] < 0.01
     assert "durations of segments [1] changed" in r["redo_changed_durations"]
+    # optionally one NLA strip per segment: three strips on one track, end to end, the action's parts in order
+    strips = r["strips"]
+    assert [s[0].split(":")[0] for s in strips] == ["1", "2", "3"] and not r["active_after_strips"]
+    assert [s[1] for s in strips] == [1, 61, 121] and strips[-1][2] == 1 + round(129 * 1.5)
+    assert all(a[2] == b[1] for a, b in zip(strips, strips[1:]))
 
 
 @requires_bpy

@@ -121,6 +121,14 @@ def timeline_case(props, ob) -> dict:
         out["redo_changed_durations"] = "started"
     except ValueError as exc:
         out["redo_changed_durations"] = str(exc)
+    props.segments[0].seconds = 2.0
+    props.timeline_strips = True                      # one NLA strip per segment instead of the active action
+    generate()
+    track = ob.animation_data.nla_tracks[-1]
+    out["strips"] = [(s.name, s.frame_start, s.frame_end, s.action_frame_start, s.action_frame_end)
+                     for s in track.strips]
+    out["active_after_strips"] = ob.animation_data.action is not None
+    props.timeline_strips = False
     return out
 
 
