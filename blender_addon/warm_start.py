@@ -19,7 +19,7 @@ from .preferences import get_prefs
 
 ENV = "MOTIONLCM_WARMUP"
 DELAY_S = 0.5  # after the first event-loop turn: the window is up before any loading starts
-NEEDED = ["torch", "safetensors", "sentence_transformers", "motionlcm_core"]
+NEEDED = ["torch", "safetensors", "tokenizers", "motionlcm_core"]   # what the embedded model loads with
 
 
 def wanted() -> bool:
