@@ -24,9 +24,9 @@ def _bundled_core_on_path() -> None:
 
 _bundled_core_on_path()
 
-from . import operators, panels, pin_draw, preferences, properties, shot, warm_start  # noqa: E402
+from . import operators, panels, pin_draw, preferences, preview_ops, properties, shot, warm_start  # noqa: E402
 
-_modules = (preferences, properties, operators, shot, panels, pin_draw)
+_modules = (preferences, properties, operators, preview_ops, shot, panels, pin_draw)
 
 
 def register() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import anim_write, body, compat, deps, generation
+from . import anim_write, body, compat, deps, generation, preview_ops
 
 
 class MOTIONLCM_PT_main(bpy.types.Panel):
@@ -61,6 +61,7 @@ class MOTIONLCM_PT_main(bpy.types.Panel):
         row.operator("motionlcm.pin", text="Pin keys").keyed = True
         row.operator("motionlcm.clear_pins", icon="UNPINNED")
         layout.operator("motionlcm.bake_nla", icon="NLA")
+        preview_ops.draw_button(layout)
         ob = props.target
         action = ob.animation_data.action if ob and ob.animation_data else None
         hist = anim_write.history(action) if action is not None else []
