@@ -109,6 +109,7 @@ class MOTIONLCM_PT_shot(bpy.types.Panel):
             total = sum(seg.seconds for seg in props.segments)
             layout.label(text=f"{len(props.segments)} segments, {total:.1f} s in all, one action")
             layout.operator("motionlcm.segment_regenerate", icon="FILE_REFRESH")
+            layout.prop(props, "timeline_strips")
         if props.shot != "clip" and len(props.pins):
             layout.label(text="Pins are used with Shot: Clip only", icon="ERROR")
 
