@@ -11,6 +11,23 @@ import bpy
 HAS_SLOTS: bool = hasattr(bpy.types, "ActionSlot")
 
 
+#: 5.0 moved a bone's selection from ``Bone.select`` to ``PoseBone.select``.
+POSE_BONE_SELECT: bool = "select" in bpy.types.PoseBone.bl_rna.properties.keys()
+
+
+def bone_selected(ob: bpy.types.Object, name: str) -> bool:
+    """Whether bone ``name`` of armature ``ob`` is selected (4.2 → 5.x)."""
+    return bool(ob.pose.bones[name].select if POSE_BONE_SELECT else ob.data.bones[name].select)
+
+
+def select_bone(ob: bpy.types.Object, name: str, state: bool) -> None:
+    """Select or deselect bone ``name`` of ``ob`` (4.2 → 5.x)."""
+    if POSE_BONE_SELECT:
+        ob.pose.bones[name].select = state
+    else:
+        ob.data.bones[name].select = state
+
+
 def ui_has_progress() -> bool:
     """``UILayout.progress`` (4.0+) is an RNA function, invisible to ``hasattr`` on the type."""
     return "progress" in bpy.types.UILayout.bl_rna.functions

@@ -33,7 +33,7 @@ def add_pin(props: object, bone: str, joint: str, frame: int, position: np.ndarr
 def pin_current(context: bpy.types.Context, props: object, ob: bpy.types.Object, mapping: dict[str, str]) -> int:
     """Pin the selected controllable bones (all of them when none is selected) at the current frame."""
     bones = controllable_bones(ob, mapping)
-    chosen = [b for b in bones if ob.data.bones[b].select] or list(bones)
+    chosen = [b for b in bones if compat.bone_selected(ob, b)] or list(bones)
     frame = context.scene.frame_current
     for b in chosen:
         add_pin(props, b, bones[b], frame, np.array(ob.pose.bones[b].head))

@@ -35,3 +35,15 @@ def run_scenario(name: str, tmp_path: Path, *args: str, timeout: float = 120.0) 
         raise AssertionError(f"scenario {name} failed (rc={proc.returncode})\nstdout:\n{proc.stdout[-4000:]}"
                              f"\nstderr:\n{proc.stderr[-4000:]}")
     return json.loads(lines[-1][len("RESULT:"):])
+
+
+_ONCE: dict[tuple, dict] = {}
+
+
+def scenario_once(name: str, version: str, tmp_path_factory, *args: str, timeout: float = 120.0) -> dict:
+    """:func:`run_scenario` once per scenario, arguments and bpy ``version`` (the ``bpy_version`` fixture's),
+    for the tests that share one run; a module-scoped fixture would run it under the first version only."""
+    key = (name, version, args)
+    if key not in _ONCE:
+        _ONCE[key] = run_scenario(name, tmp_path_factory.mktemp(f"{name}_{version}"), *args, timeout=timeout)
+    return _ONCE[key]

@@ -2,12 +2,12 @@
 """Bad input: a clear message naming the fix, and nothing lost (the previous action stays, unchanged)."""
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, scenario_once
 
 
-@pytest.fixture(scope="module")
-def bad(tmp_path_factory):
-    return run_scenario("bad_input", tmp_path_factory.mktemp("bad"), timeout=300)
+@pytest.fixture
+def bad(bpy_version, tmp_path_factory):
+    return scenario_once("bad_input", bpy_version, tmp_path_factory, timeout=300)
 
 
 @requires_bpy

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness import SCENARIOS, requires_bpy, run_scenario
+from harness import SCENARIOS, requires_bpy, scenario_once
 from motionlcm_core.retarget.body_model import body22_weights, load_body_model, shape_rest, shaped_vertices
 
 sys.path.insert(0, str(SCENARIOS))
@@ -88,9 +88,9 @@ def test_bad_paths_rejected(tmp_path):
         load_body_model(tmp_path / "junk.npz")
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    return run_scenario("body_flow", tmp_path_factory.mktemp("body"))
+@pytest.fixture
+def flow(bpy_version, tmp_path_factory):
+    return scenario_once("body_flow", bpy_version, tmp_path_factory)
 
 
 @requires_bpy

@@ -8,12 +8,12 @@ pinned clip B keeps the tiny random model's proportions; measured: 3.2 cm agains
 """
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, scenario_once
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    return run_scenario("continue_flow", tmp_path_factory.mktemp("continue"), timeout=300)
+@pytest.fixture
+def flow(bpy_version, tmp_path_factory):
+    return scenario_once("continue_flow", bpy_version, tmp_path_factory, timeout=300)
 
 
 @requires_bpy

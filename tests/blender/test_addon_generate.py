@@ -7,12 +7,12 @@ the pin IK after retargeting).
 """
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, scenario_once
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    return run_scenario("generate_flow", tmp_path_factory.mktemp("flow"), timeout=300)
+@pytest.fixture
+def flow(bpy_version, tmp_path_factory):
+    return scenario_once("generate_flow", bpy_version, tmp_path_factory, timeout=300)
 
 
 @requires_bpy

@@ -7,12 +7,12 @@ pelvis equals the model pelvis within 1 mm; mean bone-direction error vs the mod
 """
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, scenario_once
 
 
-@pytest.fixture(scope="module")
-def rigs(tmp_path_factory):
-    return run_scenario("apply_rigs", tmp_path_factory.mktemp("rigs"))
+@pytest.fixture
+def rigs(bpy_version, tmp_path_factory):
+    return scenario_once("apply_rigs", bpy_version, tmp_path_factory)
 
 
 @requires_bpy

@@ -2,12 +2,12 @@
 """Issue 16: warm start in the background, cached text encoding on Regenerate, a session that stays bounded."""
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, run_scenario, scenario_once
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    return run_scenario("session_flow", tmp_path_factory.mktemp("session"), "flow", timeout=400)
+@pytest.fixture
+def flow(bpy_version, tmp_path_factory):
+    return scenario_once("session_flow", bpy_version, tmp_path_factory, "flow", timeout=400)
 
 
 @requires_bpy

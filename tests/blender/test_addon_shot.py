@@ -3,12 +3,12 @@
 one cyclic action whose last frame is its first, a timeline is one action; Mixamo-like and Rigify-like rigs."""
 import pytest
 
-from harness import requires_bpy, run_scenario
+from harness import requires_bpy, scenario_once
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    return run_scenario("shot_flow", tmp_path_factory.mktemp("shot"), timeout=600)
+@pytest.fixture
+def flow(bpy_version, tmp_path_factory):
+    return scenario_once("shot_flow", bpy_version, tmp_path_factory, timeout=600)
 
 
 @requires_bpy

@@ -54,7 +54,7 @@ def pins_case(props, ob) -> dict:
         ob.pose.bones[arm].rotation_euler = (0.0, 0.0, 0.5 * frame / 31)
         bpy.context.view_layer.update()
         for b in ob.data.bones:
-            b.select = b.name in (hips, hand)
+            compat.select_bone(ob, b.name, b.name in (hips, hand))
         assert bpy.ops.motionlcm.pin() == {"FINISHED"}
     mw = np.array(ob.matrix_world)
     pins = [(p.bone, p.frame, (mw @ np.append(p.position, 1.0))[:3]) for p in props.pins]
