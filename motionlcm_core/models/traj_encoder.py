@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 from ..config import TrajEncoderConfig
-from .packing import Packing
 from .transformer import LearnedPositionalEmbedding, SkipTransformerEncoder
 
 
@@ -36,11 +35,5 @@ class TrajectoryEncoder(nn.Module):
         tokens = self.global_motion_token[None].expand(B, -1, -1)
         seq = self.query_pos_encoder(torch.cat([tokens, x], dim=1))
         valid = torch.cat([frame_valid.new_ones(B, self.cfg.latent_tokens), frame_valid], dim=1)
-        if bool(valid.all()):
-            out, _ = self.encoder(seq)
-        elif packed:
-            packing = Packing.from_mask(valid)
-            out = packing.unpack(self.encoder.forward_packed(packing.pack(seq), packing))
-        else:
-            out, _ = self.encoder(seq, key_padding_mask=~valid)
+        out = self.encoder.encode_valid(seq, valid, packed)
         return self.latent_proj(out[:, : self.cfg.latent_tokens])

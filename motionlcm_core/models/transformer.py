@@ -104,6 +104,16 @@ class SkipTransformerEncoder(_SkipStack):
         out, _ = self.run(x, lambda blk, h: encoder_layer(blk, h, packing))
         return out
 
+    def encode_valid(self, x: torch.Tensor, valid: torch.Tensor, packed: bool = True) -> torch.Tensor:
+        """``x (B, S, H)`` where ``valid (B, S)`` marks real tokens → ``(B, S, H)``: with none padded, no mask
+        (torch's fused kernels); else the real tokens only (``packed``) or a key-padding mask (the official way)."""
+        if bool(valid.all()):
+            return self(x)[0]
+        if packed:
+            packing = Packing.from_mask(valid)
+            return packing.unpack(self.forward_packed(packing.pack(x), packing))
+        return self(x, key_padding_mask=~valid)[0]
+
 
 class SkipTransformerDecoder(_SkipStack):
     """Decoder stack: queries ``(B, T, H)`` attend to ``memory (B, L, H)``; padded queries masked."""

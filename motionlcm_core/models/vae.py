@@ -61,13 +61,7 @@ class MotionVAE(nn.Module):
         tokens = self.global_motion_token[None].expand(B, -1, -1)
         seq = self.query_pos_encoder(torch.cat([tokens, x], dim=1))
         valid = torch.cat([mask.new_ones(B, 2 * L), mask], dim=1)
-        if bool(valid.all()):  # no mask: torch then takes its fused attention kernels
-            out, _ = self.encoder(seq)
-        elif packed:
-            packing = Packing.from_mask(valid)
-            out = packing.unpack(self.encoder.forward_packed(packing.pack(seq), packing))
-        else:
-            out, _ = self.encoder(seq, key_padding_mask=~valid)
+        out = self.encoder.encode_valid(seq, valid, packed)
         dist = self.latent_pre(out[:, : 2 * L])
         mu, logvar = dist[:, :L], dist[:, L:]
         std = logvar.exp().pow(0.5)
