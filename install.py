@@ -2,7 +2,7 @@
 """Set up MotionLCM for Blender and run its main jobs.
 
     python install.py demo      # set up, then prompt → animated rigs in a .blend + preview (demo_output/)
-    python install.py test      # set up, then run the whole test suite
+    python install.py test      # set up (+ bpy 5.2 in .venv313, once), then run the whole test suite
     python install.py blender [--blender PATH] [--torch auto|cpu|cuda|default] [--dry-run]
                                 # install the add-on + dependencies into a Blender
 
@@ -25,6 +25,8 @@ STAMP = VENV / ".motionlcm-installed"
 LOCK = ROOT / "requirements.lock"
 BPY50 = ROOT / ".bpy50"          # bpy 5.0.1 for the second run of the Blender tests (shadows 4.5 via PYTHONPATH)
 BPY50_PIN = "bpy==5.0.1"
+VENV313 = ROOT / ".venv313"     # bpy 5.2 LTS runs on Python 3.13: its own environment for the Blender tests
+BPY52_PINS = ("bpy==5.2.3", "scipy==1.18.1")
 
 
 def venv_python() -> Path:
@@ -73,8 +75,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
 
 
+def _python313() -> str | None:
+    """A working Python 3.13 (on PATH, or pyenv's), else ``None``."""
+    import glob
+    import shutil
+    pyenv = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.13*/bin/python3.13")))
+    for cand in [shutil.which("python3.13"), *pyenv]:
+        if cand and subprocess.run([cand, "--version"], capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+def setup_bpy52() -> None:
+    """bpy 5.2 LTS in ``.venv313`` (Python 3.13) for the Blender tests: about 1.2 GB, made once, then reused. No
+    torch there (for Python 3.13 it is a multi-GB CUDA download): scenarios that generate motion skip on 5.2.
+    Without Python 3.13 the 5.2 runs are left out, with a note."""
+    stamp = VENV313 / ".motionlcm-installed"
+    if stamp.is_file() and stamp.read_text() == " ".join(BPY52_PINS):
+        return
+    p313 = _python313()
+    if p313 is None:
+        print("note: no Python 3.13 found: the Blender tests run on bpy 4.5 and 5.0 only (5.2 needs 3.13)", flush=True)
+        return
+    try:
+        _run([p313, "-m", "venv", VENV313])
+        _run([VENV313 / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", *BPY52_PINS])
+    except subprocess.CalledProcessError as exc:
+        print(f"note: bpy 5.2 could not be set up ({exc}); the Blender tests run on bpy 4.5 and 5.0", flush=True)
+        return
+    stamp.write_text(" ".join(BPY52_PINS))
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     py = setup()
+    setup_bpy52()
     cmd = [py, "-m", "pytest", "tests", "-q", *args.pytest_args]
     rc = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
     return 0 if rc == 5 else rc  # 5 = no tests collected (only with a -k filter)

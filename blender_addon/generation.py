@@ -19,7 +19,7 @@ from motionlcm_core.recipe import Pin, Recipe
 from motionlcm_core.retarget.feet import FootCleanupConfig
 from motionlcm_core.retarget.inverse import pin_targets
 
-from . import anim_write, bone_maps, continuation, pins, shot
+from . import anim_write, bone_maps, continuation, deps, pins, shot
 from .apply import ApplyPlan, apply_result, pin_note, scene_fps
 from .jobs import GenerationJob
 from .model_cache import ModelSpec, load_pipeline
@@ -41,6 +41,8 @@ class ActiveJob:
 
 
 _active: ActiveJob | None = None
+#: What a generation imports on the worker thread (checked before any work starts).
+GENERATE_NEEDS = ["torch", "safetensors", "tokenizers"]
 
 
 def active() -> ActiveJob | None:
@@ -125,6 +127,10 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
                          _frame0_pins(heads, mapping, start_frame))
     if redo is not None:
         plan = ApplyPlan(mapping, redo_segment=redo[1])
+    missing = deps.missing_modules(GENERATE_NEEDS)
+    if missing:
+        raise ValueError(f"the Python packages the model runs on are missing ({', '.join(missing)}): press "
+                         "Install dependencies in Preferences > Add-ons > MotionLCM, then Generate again")
     job = GenerationJob(recipe, spec, control, loader or load_pipeline, redo)
     _active = ActiveJob(job, ob.session_uid, ob.name, "new" if mode == "new" else "regenerate", action_name, recipe,
                         plan, time.perf_counter())

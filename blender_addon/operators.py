@@ -252,9 +252,10 @@ class MOTIONLCM_OT_open_install_log(bpy.types.Operator):
 
 
 classes = (MOTIONLCM_OT_generate, MOTIONLCM_OT_regenerate, MOTIONLCM_OT_segment_regenerate, MOTIONLCM_OT_cancel,
-           MOTIONLCM_OT_history_back, MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins, MOTIONLCM_OT_detect_bone_map,
-           MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig, MOTIONLCM_OT_add_smpl_body,
-           MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps, MOTIONLCM_OT_cancel_install_deps,
+           MOTIONLCM_OT_history_back, MOTIONLCM_OT_bake_nla, MOTIONLCM_OT_pin, MOTIONLCM_OT_clear_pins,
+           MOTIONLCM_OT_detect_bone_map, MOTIONLCM_OT_save_bone_map, MOTIONLCM_OT_add_smpl_rig,
+           MOTIONLCM_OT_add_smpl_body, MOTIONLCM_OT_apply_body_shape, MOTIONLCM_OT_install_deps,
+           MOTIONLCM_OT_cancel_install_deps,
            MOTIONLCM_OT_open_install_log)
 
 

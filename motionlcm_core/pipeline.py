@@ -229,9 +229,9 @@ class MotionLCMPipeline:
         ["pin_residual_max_m"]`` the largest distance left (non-zero only for pins out of reach).
         ``feats`` are the model's features (after refinement, before the exact pass).
 
-        ``passes.floor`` (default ``None``: on without pins, off with them) puts each clip's lowest joint on y = 0, the floor
-        rule of the training data (every training crop has its lowest joint there); the model does not always
-        keep it and can float a whole clip. ``report["floor_shift_m"]`` gives how far each clip was lowered.
+        ``passes.floor`` (default ``None``: on without pins, off with them) puts each clip's lowest joint on y = 0,
+        the floor rule of the training data (every training crop has its lowest joint there); the model does not
+        always keep it and can float a whole clip. ``report["floor_shift_m"]`` gives how far each clip was lowered.
         Pins fix absolute heights, so ``floor=True`` with pins is refused.
 
         ``body`` (default on; a :class:`~motionlcm_core.motion.body.BodyConfig` to tune it) makes the body hold

@@ -34,3 +34,15 @@ def test_no_bpy_text_in_core():
     offenders = [str(p) for p in CORE.rglob("*.py") if re.search(r"^\s*(import|from)\s+(bpy|mathutils)\b",
                                                                p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_addon_side_of_the_core_imports_without_torch():
+    """What the add-on imports at module level (and a machine without its dependencies yet must import to show
+    the Install button) needs numpy only: no torch, no scipy."""
+    names = ["motionlcm_core", "motionlcm_core.geometry", "motionlcm_core.recipe", "motionlcm_core.control",
+             "motionlcm_core.control.passes", "motionlcm_core.retarget", "motionlcm_core.retarget.animate",
+             "motionlcm_core.motion.skeleton", "motionlcm_core.motion.body", "motionlcm_core.shot"]
+    code = ("import sys, importlib; sys.modules['torch'] = None; sys.modules['scipy'] = None\n"
+            f"for n in {names!r}: importlib.import_module(n)\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parent)
+    assert out.returncode == 0, out.stderr[-2000:]

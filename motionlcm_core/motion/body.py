@@ -31,7 +31,6 @@ import numpy as np
 
 from motionlcm_core.geometry import knee_pole, two_bone_ik, unit
 from motionlcm_core.motion.contacts import FOOT_JOINTS, LEGS, XZ, horizontal_speed, plant_offsets, segments
-from motionlcm_core.motion.humanml3d import FOOT_CONTACT, default_target_offsets
 from motionlcm_core.motion.skeleton import FACE_JOINTS, FPS, PARENTS
 
 
@@ -76,6 +75,7 @@ class BodyConfig:
 @lru_cache(maxsize=1)
 def skeleton_lengths() -> np.ndarray:
     """Bone lengths (22,) in metres of the data skeleton (entry ``j``: joint ``j`` to its parent; root 0)."""
+    from motionlcm_core.motion.humanml3d import default_target_offsets       # torch: only when first needed
     lengths = np.linalg.norm(default_target_offsets().astype(np.float64), axis=-1)
     lengths[0] = 0.0
     lengths.setflags(write=False)
@@ -372,4 +372,5 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
 
 def foot_channels(feats: np.ndarray) -> np.ndarray:
     """The four contact channels ``(..., T, 4)`` of de-normalised features ``(..., T, 263)``."""
+    from motionlcm_core.motion.humanml3d import FOOT_CONTACT
     return np.asarray(feats)[..., FOOT_CONTACT]

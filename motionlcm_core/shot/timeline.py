@@ -4,8 +4,9 @@ Each segment after the first continues from the pose *and velocity* where the pr
 :data:`OVERLAP` frames are pinned to the previous segment's last ones (``control.continuation``), the exact
 pass spreads the join over its window, the rest of the difference (bone lengths differ between clips) is
 spread the same way (a displacement field), and the new frames are appended. Regenerating one segment pins
-its last frames to the next segment's first ones as well, so both neighbours keep their motion. The body pass then runs once over the
-whole timeline (rigid bones, grounded, feet planted), so seams are treated like any other frame.
+its last frames to the next segment's first ones as well, so both neighbours keep their motion. The body
+pass then runs once over the whole timeline (rigid bones, grounded, feet planted), so seams are treated like
+any other frame.
 """
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ def generate_timeline(pipe, segments: Sequence[Segment], *, seed: int = 0, num_s
         frames = num_frames(seg.seconds) + (OVERLAP if k else 0) + (OVERLAP if redo == k < len(segments) - 1 else 0)
         if not pipe.cfg.min_frames <= frames <= pipe.cfg.max_frames:
             raise ValueError(f"segment {k + 1} ({seg.prompt!r}): {seg.seconds} s is outside the model's clip range "
-                             f"{pipe.cfg.min_frames / FPS:.1f}–{(pipe.cfg.max_frames - 2 * OVERLAP) / FPS:.1f} s; split it")
+                             f"{pipe.cfg.min_frames / FPS:.1f}–{(pipe.cfg.max_frames - 2 * OVERLAP) / FPS:.1f} s; "
+                             "split it")
     parts, channels, reports = ([], [], []) if keep is None else keep.split()
     timings: dict[str, float] = {}
     for k, seg in enumerate(segments):
@@ -194,6 +196,7 @@ def _assemble(parts: list[np.ndarray], channels: list[np.ndarray], reports: list
     gaps = [float(np.abs(parts[k][0] - parts[k - 1][-1]).max()) for k in range(1, len(parts))]
     joints, report = raw, {}
     if body is not False:
-        joints, report = hold_body(raw, np.concatenate(channels), body if isinstance(body, BodyConfig) else BodyConfig())
+        cfg = body if isinstance(body, BodyConfig) else BodyConfig()
+        joints, report = hold_body(raw, np.concatenate(channels), cfg)
     return Timeline(joints.astype(np.float32), starts, FPS, reports, report, gaps, timings,
                     raw.astype(np.float32), np.concatenate(channels).astype(np.float32))

@@ -28,9 +28,13 @@ def run_scenario(name: str, tmp_path: Path, *args: str, timeout: float = 120.0) 
     env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
     env["TMPDIR"] = str(tmp_path)
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, str(SCENARIOS / f"{name}.py"), str(tmp_path), *args]
+    python = env.get("MOTIONLCM_BPY_PYTHON") or sys.executable        # bpy 5.2: its own Python 3.13
+    cmd = [python, str(SCENARIOS / f"{name}.py"), str(tmp_path), *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
+    if proc.returncode != 0 and python != sys.executable and "No module named 'torch'" in proc.stderr:
+        pytest.skip("this scenario generates motion, and the Python 3.13 test environment of bpy 5.2 has no torch "
+                    "(a multi-GB CUDA download from PyPI here); it runs on bpy 4.5 and 5.0")
     if proc.returncode != 0 or not lines:
         raise AssertionError(f"scenario {name} failed (rc={proc.returncode})\nstdout:\n{proc.stdout[-4000:]}"
                              f"\nstderr:\n{proc.stderr[-4000:]}")

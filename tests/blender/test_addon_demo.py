@@ -6,11 +6,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from harness import REPO, SCENARIOS, requires_bpy, run_scenario
 
 
 @requires_bpy
 def test_demo_writes_blend_video_and_sheet(tmp_path, bpy_version):
+    if os.environ.get("MOTIONLCM_BPY_PYTHON"):
+        pytest.skip("the demo generates motion; the Python 3.13 environment of bpy 5.2 has no torch")
     sys.path.insert(0, str(SCENARIOS))
     from tiny_model import write_tiny_model
     model = write_tiny_model(tmp_path / "tiny.safetensors")

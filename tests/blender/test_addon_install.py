@@ -2,6 +2,7 @@
 """Installed for real: the extension zip (``install_blender.build_extension_zip``) goes through Blender's own
 extension installer into a throw-away user folder, is enabled, runs a Generate from the installed copy (tiny
 random model; torch from the test environment), then is disabled and uninstalled, leaving Blender clean."""
+import os
 import sys
 
 import pytest
@@ -35,9 +36,12 @@ def test_install_enables_from_the_user_folder(flow, bpy_version):
 
 
 @requires_bpy
-def test_generate_from_the_installed_copy(flow):
+def test_generate_from_the_installed_copy(flow, bpy_version):
     g = flow["generate"]
     print(g)
+    if os.environ.get("MOTIONLCM_BPY_PYTHON"):          # bpy 5.2's Python 3.13 environment has no torch
+        assert g["add_rig"] == ["FINISHED"] and "Install dependencies" in g["refused"] and "torch" in g["refused"]
+        return
     assert g["add_rig"] == ["FINISHED"] and g["finished"] and g["state"] == "done", g
     assert g["job_module"] == "bl_ext.user_default.motionlcm.jobs" and g["core_modules_installed"]
     assert g["fcurves"] > 22 * 4 and g["last_key"] == 1 + round(39 * 1.5)   # 2 s: 40 frames at 20 → 30 fps

@@ -49,7 +49,10 @@ def generate(model: Path) -> dict:
     added = sorted(bpy.ops.motionlcm.add_smpl_rig())
     props = scene.motionlcm
     props.model, props.checkpoint_file, props.seconds, props.prompt = "file", str(model), 2.0, "a person walks"
-    active = generation.start(bpy.context)
+    try:
+        active = generation.start(bpy.context)
+    except ValueError as exc:                       # e.g. no torch in this Python: refused before any work
+        return {"add_rig": added, "refused": str(exc)}
     finished = active.job.wait(180)
     state = generation.pump(bpy.context)
     ob = props.target
