@@ -25,6 +25,8 @@ STAMP = VENV / ".motionlcm-installed"
 LOCK = ROOT / "requirements.lock"
 BPY50 = ROOT / ".bpy50"          # bpy 5.0.1 for the second run of the Blender tests (shadows 4.5 via PYTHONPATH)
 BPY50_PIN = "bpy==5.0.1"
+#: The demo's shot: the embedded model does not compose "walks, stops and waves" from one sentence; a timeline does.
+DEMO_TIMELINE = "a person walks forward:3;a person waves with the right hand:3"
 VENV313 = ROOT / ".venv313"     # bpy 5.2 LTS runs on Python 3.13: its own environment for the Blender tests
 BPY52_PINS = ("bpy==5.2.3", "scipy==1.18.1")
 
@@ -71,7 +73,7 @@ def setup() -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     py = setup()
     cmd = [py, "-m", "blender_addon.demo", "--out", args.out, "--prompt", args.prompt,
-           "--seconds", str(args.seconds), "--seed", str(args.seed)]
+           "--seconds", str(args.seconds), "--seed", str(args.seed), "--timeline", args.timeline]
     return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
 
 
@@ -150,6 +152,8 @@ def main() -> int:
     d.add_argument("--prompt", default="a person walks forward, stops and waves")
     d.add_argument("--seconds", type=float, default=6.0)
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--timeline", default=DEMO_TIMELINE,
+                   help='"prompt:seconds;…" generated as one action (the default walks, then waves); "" = --prompt')
     d.set_defaults(func=cmd_demo)
     t = sub.add_parser("test", help="set up, then run the test suite")
     t.set_defaults(func=cmd_test)
