@@ -1,6 +1,5 @@
 """Every Blender test runs once per bpy module: 4.5 LTS (the venv's), 5.0 (``.bpy50``) and 5.2 LTS (Python 3.13,
-``.venv313``), each when installed (``python install.py test`` sets them up). The 5.2 environment has no torch
-(for Python 3.13 it is a multi-GB CUDA download here): its scenarios run everything but generating."""
+``.venv313``), each when installed (``python install.py test`` sets them up)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -34,7 +34,7 @@ def run_scenario(name: str, tmp_path: Path, *args: str, timeout: float = 120.0) 
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
     if proc.returncode != 0 and python != sys.executable and "No module named 'torch'" in proc.stderr:
         pytest.skip("this scenario generates motion, and the Python 3.13 test environment of bpy 5.2 has no torch "
-                    "(a multi-GB CUDA download from PyPI here); it runs on bpy 4.5 and 5.0")
+                    "(install.py test could not install it); it runs on bpy 4.5 and 5.0")
     if proc.returncode != 0 or not lines:
         raise AssertionError(f"scenario {name} failed (rc={proc.returncode})\nstdout:\n{proc.stdout[-4000:]}"
                              f"\nstderr:\n{proc.stderr[-4000:]}")
