@@ -108,14 +108,13 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     bone_maps.check_mapping(mapping, ob)
     spec = model_spec(context, props)
     spec.check_files()
-    if mode in ("regenerate", "segment") and not props.lock_seed:
-        props.seed = (props.seed + 1) % (2 ** 31)
+    seed = (props.seed + 1) % (2 ** 31) if mode in ("regenerate", "segment") and not props.lock_seed else props.seed
     start_frame, heads = _clip_start(context, props, ob, mapping, "new" if mode == "new" else "regenerate")
     shot_fields = shot.recipe_fields(props, ob, mapping)
     if shot_fields and heads:                          # a shot tool starts its own motion (no continuation)
         heads = None
         start_frame = context.scene.frame_start if mode == "new" else start_frame
-    recipe = panel_recipe(props, spec, start_frame, heads, shot_fields)
+    recipe = panel_recipe(props, spec, start_frame, heads, {**shot_fields, "seed": int(seed)})
     rig, bm = bone_maps.rig_from_armature(ob), bone_maps.from_dict(mapping)
     control = (pin_targets(recipe.pins, rig, bm, recipe.num_frames, start_frame=start_frame,
                            scene_fps=scene_fps(context.scene), fps=FPS) if recipe.pins else None)
@@ -134,6 +133,7 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     job = GenerationJob(recipe, spec, control, loader or load_pipeline, redo)
     _active = ActiveJob(job, ob.session_uid, ob.name, "new" if mode == "new" else "regenerate", action_name, recipe,
                         plan, time.perf_counter())
+    props.seed = seed                                 # a new seed only once the job really starts
     props.running, props.job_progress, props.job_stage, props.status = True, 0.0, "starting", ""
     job.start()
     return _active
