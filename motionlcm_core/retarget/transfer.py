@@ -54,20 +54,20 @@ def retarget(joints: np.ndarray, rig: Rig, bone_map: BoneMap, *,
     root_loc = (pose[:, 0] - rest_r[:3, 3]) @ rest_r[:3, :3]
     anim = RigAnimation(root_bone=rig.names[root], root_translation=root_loc, rotations=rotations,
                         scale=float(scale), fps=float(fps))
-    if planted is None or not planted[1].any():
+    if planted is None or not planted.any():
         return anim
-    held = solve_pins(rig, bone_map, anim, pose, planted[1])          # pose: the planted joints on the rig
+    held = solve_pins(rig, bone_map, anim, pose, planted)          # pose: the planted joints on the rig
     return RigAnimation(held.root_bone, held.root_translation, held.rotations, held.scale, held.fps)
 
 
-def _planted_feet(joints: np.ndarray, fps: float, cfg: FootCleanupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Each ankle and toe joint pinned where it is during its floor contacts (``foot_contacts``): the rig's
-    bones have other proportions than the joints, so rotations alone would move a planted foot; pin IK holds
-    it. Returns (positions ``[T, 22, 3]`` = ``joints``, mask ``[T, 22]``)."""
+def _planted_feet(joints: np.ndarray, fps: float, cfg: FootCleanupConfig) -> np.ndarray:
+    """Pin mask ``[T, 22]``: each ankle and toe joint during its floor contacts (``foot_contacts``), held where
+    it is. The rig's bones have other proportions than the joints, so rotations alone would move a planted
+    foot; pin IK holds it."""
     contact = foot_contacts(joints, fps, cfg)                               # [T, 4]: 7, 10, 8, 11
     mask = np.zeros(joints.shape[:2], dtype=bool)
     mask[:, [7, 10, 8, 11]] = contact
-    return joints, mask
+    return mask
 
 
 def rest_joint_positions(rig: Rig, bone_map: BoneMap) -> np.ndarray:

@@ -77,8 +77,9 @@ def generate_loop(pipe, prompt: str, *, seconds: float, in_place: bool = False, 
     clip = res.clip(0)
     start = best_loop_window(clip, length) if len(clip) > length else 0
     window = clip[start:start + length]
-    mismatch = float(np.abs(make_loop(window, in_place=in_place, rigid=False) - window).max())
-    loop = make_loop(window, in_place=in_place)
+    closed = make_loop(window, in_place=in_place, rigid=False)
+    mismatch = float(np.abs(closed - window).max())
+    loop = rigid_bones(closed)
     loop[..., XZ] -= loop[0, 0, XZ]                                       # the cycle starts at the origin
     res.joints = loop[None].astype(np.float32)
     res.feats = res.feats[:, start:start + length]
