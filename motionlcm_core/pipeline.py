@@ -19,12 +19,13 @@ from .control.passes import PinPassConfig
 from .control.refine import refine_latents
 from .control.targets import Control, check_pins_within, pin_errors
 from .device import choose_dtype, device_name, make_generator, resolve_device
+from .exemplars import decode_with_exemplars
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
 from .motion import CONTROL_JOINTS, ControlStats, FeatureStats, floor_height, lower_heights, recover_joints
 from .motion.body import BodyConfig, foot_channels, hold_body
 from .motion.skeleton import FPS, num_frames
 from .result import MotionResult, StageTimer
-from .retrieval import MotionBank, RetrievalConfig
+from .retrieval import MotionBank, RetrievalConfig, retrieval_timesteps
 from .sampling import ddim_cfg_sample, lcm_sample
 from .schedulers import DDIMScheduler, LCMScheduler, NoiseSchedule
 from .text_encoder import TextEncoder, cached_encoder, embedded_model_path
@@ -163,6 +164,13 @@ class MotionLCMPipeline:
             control.validated(batch, max(lengths))
         return prompts, lengths
 
+    @torch.no_grad()
+    def _encode_exemplar(self, feats: np.ndarray) -> torch.Tensor:
+        """VAE mean ``(L, D)`` of de-normalised ``feats (T, 263)`` (an exemplar crop), on the CPU in fp32."""
+        x = self.stats.normalize(torch.from_numpy(np.ascontiguousarray(feats))[None].float()).to(self.device)
+        mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
+        return self.vae.encode(x.to(self.dtype), mask).mu[0].float().cpu()
+
     @staticmethod
     def _hold_bodies(joints: np.ndarray, feats: torch.Tensor, lengths: list[int],
                      body: bool | BodyConfig) -> list[dict[str, Any]]:
@@ -294,22 +302,33 @@ class MotionLCMPipeline:
         shape = (B, self.cfg.denoiser.latent_tokens, self.cfg.denoiser.latent_dim)
         latents = init_noise if init_noise is not None else torch.randn(shape, generator=gen)
         latents = latents.to(self.device, self.dtype)
+        exemplar_refs = None
         with timer("sampling"):
             if teacher:
                 uncond = self._text([""], None).to(self.dtype)
                 latents = ddim_cfg_sample(self.teacher, self.ddim_scheduler, latents, text, uncond,
                                           guidance_scale=guidance_scale)
             else:
-                timesteps = None
+                timesteps = noises = None
                 if retrieval:
                     start = retrieval_cfg.start_t
-                    found, picked = self.bank.retrieve(text, lengths, seed, retrieval_cfg, prompts)
+                    picks = self.bank.choose(text, lengths, seed, retrieval_cfg, prompts)
+                    picked = [p.caption for p in picks]
+                    found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
+                    if retrieval_cfg.exemplar:
+                        exemplar_refs = [self.bank.exemplar(p, prompt, self._encode_exemplar)
+                                         for p, prompt in zip(picks, prompts)]
+                        found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
+                    self.lcm_scheduler.timesteps(num_steps)           # a step count the student was exported for
+                    timesteps = retrieval_timesteps(start, num_steps)
+                    # later steps re-noise along the start's own draw (not fresh noise), so they refine the
+                    # retrieved motion instead of drawing it away step by step
+                    noises = [latents.clone() for _ in timesteps] if retrieval_cfg.same_noise else None
                     latents = self.schedule.add_noise(found.to(latents), latents, start)
-                    timesteps = (start,) + tuple(t for t in self.lcm_scheduler.timesteps(num_steps)[1:] if t < start)
                 latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
                                      guidance_scale=guidance_scale, generator=gen,
                                      controlnet=self.controlnet if traj is not None else None, traj_latent=traj,
-                                     timesteps=timesteps)
+                                     timesteps=timesteps, noises=noises)
         # 5. decode and recover joints; with pins, refine the latent through the decoder
         pin_error: dict[str, float] = {}
         steps_run = 0
@@ -320,6 +339,13 @@ class MotionLCMPipeline:
             feats, joints = out.feats, out.joints * mask[..., None, None]
             pin_error.update(sampled=out.errors[0], refined=out.errors[-1])
             steps_run = out.steps_run
+        elif exemplar_refs is not None and any(r is not None for r in exemplar_refs):
+            with timer("decode"):
+                feats, joints_ex, shifts = decode_with_exemplars(self.vae, self.stats, latents, lengths,
+                                                                 exemplar_refs, bool(floor))
+                feats = feats.to(self.device) * mask[..., None].to(self.device)
+                joints = torch.from_numpy(joints_ex).to(self.device)
+                floor_shift = torch.tensor(shifts) if floor else None
         else:
             with timer("decode"):
                 feats = self.stats.denormalize(self.vae.decode(latents, mask).float())
@@ -355,7 +381,9 @@ class MotionLCMPipeline:
                   "floor_shift_m": None if floor_shift is None else [float(x) for x in floor_shift.cpu()],
                   "body": body_reports,
                   "retrieval": {"start_t": retrieval_cfg.start_t, "top_k": retrieval_cfg.top_k,
-                                "bank_entries": picked} if retrieval else None}
+                                "bank_entries": picked,
+                                "exemplar": [r is not None for r in exemplar_refs] if exemplar_refs else None}
+                  if retrieval else None}
         if control is not None:
             report.update(passes=passes.to_dict(), refine_steps=steps_run,
                           refine_strength=None if refine_cfg is None else refine_cfg.lr,

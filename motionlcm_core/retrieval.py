@@ -13,84 +13,35 @@ crops). It is built at export (:func:`build_bank`) and stored in the model file 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from .caption_match import (DIRECTIONS, LIMB_SIDES, clause_centre, conflicts, content_words, direction_flags,
+                            inverse_document_frequency, word_overlap)
+from .exemplars import Exemplar, ExemplarStore
 from .motion.skeleton import FPS
 
-__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "RetrievalConfig", "build_bank", "direction_flags"]
+__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "direction_flags",
+           "retrieval_timesteps"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
-#: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
-#: same vector); a caption naming the opposite of the prompt's direction is not retrieved.
-DIRECTIONS: tuple[tuple[str, str], ...] = (
-    (r"\bleft\b", r"\bright\b"),
-    (r"\b(forwards?|ahead)\b", r"\bbackwards?\b"),
-    (r"\b(?<!counter)(?<!counter-)(?<!anti)clockwise\b", r"\b(counter-?|anti)clockwise\b"),
-)
-
-
-def direction_flags(text: str) -> int:
-    """Bit ``2k`` (``2k+1``): the text names the first (second) side of ``DIRECTIONS[k]``."""
-    flags = 0
-    for k, (a, b) in enumerate(DIRECTIONS):
-        flags |= (1 << 2 * k) if re.search(a, text, re.I) else 0
-        flags |= (1 << 2 * k + 1) if re.search(b, text, re.I) else 0
-    return flags
-
-
-_STOP = frozenset("a an the person someone somebody man woman he she they it its his her their is are was be being "
-                  "with and or to of in on at by from as into onto then while one that this who which also "
-                  "slowly quickly very".split())
-
-
-def content_words(text: str) -> frozenset[str]:
-    """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, then a final e:
-    wave, waves, waving → wav)."""
-    out = set()
-    for w in re.findall(r"[a-z]+", text.lower()):
-        if w in _STOP or len(w) < 3:
-            continue
-        for suffix in ("ing", "ed", "s"):
-            if w.endswith(suffix) and not w.endswith("ss") and len(w) - len(suffix) >= 3:
-                w = w[: -len(suffix)]
-                break
-        out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
-    return frozenset(out)
-
-
-def word_overlap(prompt: str, captions: Sequence[frozenset[str]]) -> torch.Tensor:
-    """``(N,)`` share of the prompt's content words that each caption holds (0 when the prompt has none)."""
-    words = content_words(prompt)
-    if not words:
-        return torch.zeros(len(captions))
-    return torch.tensor([len(words & c) / len(words) for c in captions])
-
-
-def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
-    """``(N,)`` True where a caption names only the opposite of a direction the prompt names alone."""
-    out = torch.zeros_like(caption_flags, dtype=torch.bool)
-    for k in range(len(DIRECTIONS)):
-        a, b = 1 << 2 * k, 1 << 2 * k + 1
-        for mine, other in ((a, b), (b, a)):
-            if prompt_flags & mine and not prompt_flags & other:
-                out |= ((caption_flags & other) != 0) & ((caption_flags & mine) == 0)
-    return out
-
-
 @dataclass(frozen=True)
 class RetrievalConfig:
     """``top_k`` nearest captions (distinct windows) to draw from, by seed; the first sampling step starts
     at ``start_t`` (lower keeps more of the retrieved motion; 999 keeps nothing)."""
 
     top_k: int = 4
-    start_t: int = 599
+    start_t: int = 299
     word_weight: float = 0.3      # score = cosine + word_weight · share of the prompt's content words in the caption
+    idf: bool = True              # weigh the shared words by inverse document frequency
+    length_weight: float = 0.0    # score − length_weight · doublings of the window beyond twice the clip's length
+    temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
+    same_noise: bool = False      # steps after the first re-noise with the start's draw instead of fresh noise
+    exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0:
@@ -105,7 +56,8 @@ class MotionBank:
 
     def __init__(self, text: torch.Tensor, window: torch.Tensor, frames: torch.Tensor,
                  latents: torch.Tensor, flags: torch.Tensor | None = None,
-                 captions: Sequence[str] | None = None) -> None:
+                 captions: Sequence[str] | None = None, sources: torch.Tensor | None = None,
+                 store: ExemplarStore | None = None) -> None:
         if text.dim() != 2 or window.shape != (text.shape[0],) or latents.dim() != 4:
             raise ValueError("bank: text (N, D), window (N,), latents (W, lengths, L, D) expected")
         if latents.shape[1] != len(BANK_LENGTHS) or frames.shape != (latents.shape[0],):
@@ -123,6 +75,15 @@ class MotionBank:
         if self.captions is not None and len(self.captions) != len(self.window):
             raise ValueError("bank: one caption text per embedding expected")
         self.words = [content_words(c) for c in self.captions] if self.captions is not None else None
+        self.idf = inverse_document_frequency(self.words) if self.words is not None else None
+        if self.captions is not None:       # the flags follow this code's direction rules, not the file's
+            self.flags = torch.tensor([direction_flags(c) for c in self.captions], dtype=torch.long)
+        self.sources = None if sources is None else sources.long()
+        if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
+            raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
+        self.store = store if self.sources is not None else None
+        self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
+                            if self.sources is not None else {})
 
     # ------------------------------------------------------------------ storage
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -130,7 +91,9 @@ class MotionBank:
         return {"text": self.text.half(), "window": self.window.int(), "frames": self.frames.int(),
                 "latents": self.latents.half(), "flags": self.flags.int(),
                 **({"captions_utf8": torch.frombuffer(bytearray("\n".join(self.captions).encode()), dtype=torch.uint8)}
-                   if self.captions is not None else {})}
+                   if self.captions is not None else {}),
+                **({"sources": self.sources.int()} if self.sources is not None else {}),
+                **(self.store.state_dict() if self.store is not None else {})}
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, torch.Tensor]) -> "MotionBank":
@@ -139,26 +102,25 @@ class MotionBank:
             raise ValueError(f"the bank part of this model file lacks {sorted(missing)}")
         captions = (bytes(sd["captions_utf8"].to(torch.uint8).tolist()).decode().split("\n")
                     if "captions_utf8" in sd else None)
-        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"], sd.get("flags"), captions)
+        return cls(sd["text"], sd["window"], sd["frames"], sd["latents"], sd.get("flags"), captions,
+                   sd.get("sources"), ExemplarStore.from_state_dict(sd))
 
     def __len__(self) -> int:
         return int(self.text.shape[0])
 
     # ------------------------------------------------------------------ lookup
-    def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
-                 cfg: RetrievalConfig = RetrievalConfig(),
-                 prompts: Sequence[str] | None = None) -> tuple[torch.Tensor, list[int]]:
-        """Latents ``(B, L, D)`` for prompts ``text (B, 1, D)`` and their ``lengths``, and the caption index
-        each came from. Candidates: windows at least as long as the clip (else the longest ones), and, given
-        the ``prompts``, captions that do not name the opposite of a direction the prompt names
-        (:data:`DIRECTIONS`). Nearest: cosine of the sentence embeddings plus ``word_weight`` times the share of
-        the prompt's content words in the caption (a hybrid lexical score: "kicks", "waves", "cartwheel" are
-        words the pooled embedding blurs); among the ``top_k`` nearest distinct windows, the seed picks one (the same
-        seed picks the same one)."""
+    def choose(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
+               cfg: RetrievalConfig = RetrievalConfig(), prompts: Sequence[str] | None = None) -> list[Pick]:
+        """One :class:`Pick` per prompt ``text (B, 1, D)`` and length. Candidates: windows at least as long as
+        the clip (else the longest ones), and, given the ``prompts``, captions that do not name the opposite of a
+        direction the prompt names (:data:`DIRECTIONS`). Nearest: cosine of the sentence embeddings plus
+        ``word_weight`` times the share of the prompt's content words in the caption (a hybrid lexical score:
+        "kicks", "waves", "cartwheel" are words the pooled embedding blurs); among the ``top_k`` nearest distinct
+        windows, the seed picks one (the same seed picks the same one)."""
         query = torch.nn.functional.normalize(text[:, 0].float().cpu(), dim=-1)
         sims = query @ self.text.T                                                 # (B, N)
         rng = np.random.default_rng(seed)
-        out, picked = [], []
+        picks = []
         for b, n in enumerate(lengths):
             bucket = int(np.searchsorted(BANK_LENGTHS, min(n, BANK_LENGTHS[-1])))
             long_enough = self.frames[self.window] >= BANK_LENGTHS[bucket]
@@ -166,7 +128,11 @@ class MotionBank:
             if prompts is not None:
                 score = torch.where(conflicts(direction_flags(prompts[b]), self.flags), score - 4.0, score)
                 if self.words is not None and cfg.word_weight > 0:
-                    score = score + cfg.word_weight * word_overlap(prompts[b], self.words)
+                    score = score + cfg.word_weight * word_overlap(prompts[b], self.words,
+                                                                   self.idf if cfg.idf else None)
+            if cfg.length_weight > 0:
+                excess = torch.log2(self.frames[self.window].float() / max(n, 1)) - 1.0
+                score = score - cfg.length_weight * excess.clamp(min=0.0)
             order, seen = [], set()
             for i in torch.argsort(score, descending=True).tolist():
                 w = int(self.window[i])
@@ -175,12 +141,73 @@ class MotionBank:
                     order.append(i)
                 if len(order) == cfg.top_k:
                     break
-            i = order[int(rng.integers(len(order)))]
+            if cfg.temperature > 0:
+                top = score[order].double()
+                weights = torch.softmax((top - top.max()) / cfg.temperature, 0).numpy()
+                i = order[int(rng.choice(len(order), p=weights / weights.sum()))]
+            else:
+                i = order[int(rng.integers(len(order)))]
             w = int(self.window[i])
             usable = [k for k in range(bucket, -1, -1) if torch.isfinite(self.latents[w, k]).all()]
-            out.append(self.latents[w, usable[0]])
-            picked.append(i)
-        return torch.stack(out), picked
+            picks.append(Pick(i, w, usable[0]))
+        return picks
+
+    def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
+                 cfg: RetrievalConfig = RetrievalConfig(),
+                 prompts: Sequence[str] | None = None) -> tuple[torch.Tensor, list[int]]:
+        """Latents ``(B, L, D)`` of :meth:`choose`'s picks and the caption index each came from."""
+        picks = self.choose(text, lengths, seed, cfg, prompts)
+        return torch.stack([self.latents[p.window, p.bucket] for p in picks]), [p.caption for p in picks]
+
+    # ------------------------------------------------------------------ exemplars
+    def exemplar(self, pick: Pick, prompt: str | None = None, encode=None) -> Exemplar | None:
+        """The :class:`~motionlcm_core.exemplars.Exemplar` of ``pick``'s window at its bucket length ``L`` (None
+        when the bank has no exemplars): its centre crop, whose latents the bank holds, or — when the window is
+        longer than ``L`` and its caption lists actions in order with the ``prompt``'s in one of them
+        (:func:`~motionlcm_core.caption_match.clause_centre`) — the crop around that clause, encoded on the spot
+        by ``encode(feats (L, 263)) -> latent (L_tokens, D)``."""
+        if self.store is None:
+            return None
+        clip, a, b, mirrored = self.sources[pick.window].tolist()
+        w0 = self._unmirrored.get((clip, a, b))
+        if w0 is None:
+            return None
+        n = BANK_LENGTHS[pick.bucket]
+        start = a + ((b - a) - n) // 2
+        centre = (clause_centre(prompt, self.captions[pick.caption], self.idf)
+                  if prompt is not None and encode is not None and self.captions is not None and b - a > n else None)
+        if centre is not None:
+            moved = a + int(round(centre * (b - a) - n / 2))
+            moved = max(a, min(moved, b - n, int(self.store.frames[clip]) - n - 1))
+            if moved != start and moved >= 0:
+                return Exemplar.encoded(self.store.crop(clip, moved, n + 1), bool(mirrored), encode)
+        return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
+                        self.store.crop(clip, start, n), bool(mirrored))
+
+
+def retrieval_timesteps(start_t: int, num_steps: int, grid: int = 20) -> tuple[int, ...]:
+    """The timesteps of ``num_steps``-step sampling from a retrieved latent noised to ``start_t``: the first
+    step at ``start_t`` does the work; the later ones polish at the lowest timesteps of the student's ``grid``
+    (the DDIM skip of distillation: …, 59, 39, 19), e.g. 299 → (299,), (299, 19), (299, 59, 39, 19).
+    Every LCM step moves the latent by an error of the order of its noise level (measured: 299 → 159 → 79
+    drifts 1.6× as far from the retrieved latent as 299 alone), so later steps at low noise keep the motion."""
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    polish = [grid * k - 1 for k in range(num_steps - 1, 0, -1)]
+    return (start_t,) + tuple(t for t in polish if t < start_t)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A retrieved caption ``caption``, its window ``window`` and the bank length index ``bucket`` used."""
+
+    caption: int
+    window: int
+    bucket: int
+
+    @property
+    def frames(self) -> int:
+        return BANK_LENGTHS[self.bucket]
 
 
 @torch.no_grad()
@@ -188,7 +215,7 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
     """The bank of the train clips ``clips`` (:class:`~motionlcm_core.data.dataset.ClipRecord`, mirrored
     features included): every caption line's window (its phase, or the whole clip) and the mirror of both."""
     from .data.text import mirror_caption
-    captions, window_of, frames, latents = [], [], [], []
+    captions, window_of, frames, latents, sources = [], [], [], [], []
     windows: dict[tuple[int, int, int, bool], int] = {}
     vae = vae.eval()
     for c, clip in enumerate(clips):
@@ -205,12 +232,15 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
                 if key not in windows:
                     windows[key] = len(frames)
                     frames.append(b - a)
+                    sources.append((c, a, b, int(mirror)))
                     latents.append(_window_latents(vae, stats, feats[a:b], device))
                 captions.append(mirror_caption(line.text) if mirror else line.text)
                 window_of.append(windows[key])
     text = torch.cat([encoder.encode(captions[i:i + 256])[:, 0].cpu() for i in range(0, len(captions), 256)])
     flags = torch.tensor([direction_flags(c) for c in captions])
-    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents), flags, captions)
+    store = ExemplarStore.from_feats([clip.feats for clip in clips])
+    return MotionBank(text, torch.tensor(window_of), torch.tensor(frames), torch.stack(latents), flags, captions,
+                      torch.tensor(sources), store)
 
 
 def _window_latents(vae, stats, feats: np.ndarray, device) -> torch.Tensor:

@@ -1,0 +1,118 @@
+"""Caption text for retrieval: the words, directions and clauses a pooled sentence embedding blurs.
+
+MiniLM puts "turns left" and "turns right" (or "kicks" and "walks" in a long sentence) close together; the
+bank's lookup adds these lexical signals to the cosine: opposite directions (movement and limb side) are
+not retrieved, rare shared words count by their inverse document frequency, and a long caption that lists
+several actions in order ("does jumping jacks, then jogs in place, then squats") tells where in its window
+the prompt's action is.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+import torch
+
+__all__ = ["DIRECTIONS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
+           "inverse_document_frequency", "word_overlap"]
+
+#: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
+#: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
+#: are read with limb phrases ("the left hand") taken out; the limb's side is a direction of its own.
+DIRECTIONS: tuple[tuple[str, str], ...] = (
+    (r"\bleft\b", r"\bright\b"),
+    (r"\b(forwards?|ahead)\b", r"\bbackwards?\b"),
+    (r"\b(?<!counter)(?<!counter-)(?<!anti)clockwise\b", r"\b(counter-?|anti)clockwise\b"),
+)
+_ARM = r"(hand|arm|fist|palm|elbow|wrist|shoulder)s?"
+_LEG = r"(foot|feet|leg|knee|heel|toe|thigh|hip)s?"
+#: The side of a named limb: "kicks with the right foot" is not retrieved for "kicks with the left foot".
+LIMB_SIDES: tuple[tuple[str, str], ...] = tuple((rf"\bleft (\w+ )?{limb}\b", rf"\bright (\w+ )?{limb}\b")
+                                                for limb in (_ARM, _LEG))
+_LIMB_PHRASE = re.compile(rf"\b(left|right) (\w+ )?({_ARM}|{_LEG})\b", re.I)
+
+
+def direction_flags(text: str) -> int:
+    """Bit ``2k`` (``2k+1``): the text names the first (second) side of pair ``k`` of ``DIRECTIONS +
+    LIMB_SIDES`` (movement directions read without the limb phrases)."""
+    movement = _LIMB_PHRASE.sub(" ", text)
+    flags = 0
+    for k, (a, b) in enumerate(DIRECTIONS + LIMB_SIDES):
+        source = movement if k < len(DIRECTIONS) else text
+        flags |= (1 << 2 * k) if re.search(a, source, re.I) else 0
+        flags |= (1 << 2 * k + 1) if re.search(b, source, re.I) else 0
+    return flags
+
+
+_STOP = frozenset("a an the person someone somebody man woman he she they it its his her their is are was be being "
+                  "with and or to of in on at by from as into onto then while one that this who which also "
+                  "slowly quickly very".split())
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, then a final e:
+    wave, waves, waving → wav)."""
+    out = set()
+    for w in re.findall(r"[a-z]+", text.lower()):
+        if w in _STOP or len(w) < 3:
+            continue
+        for suffix in ("ing", "ed", "s"):
+            if w.endswith(suffix) and not w.endswith("ss") and len(w) - len(suffix) >= 3:
+                w = w[: -len(suffix)]
+                break
+        out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
+    return frozenset(out)
+
+
+def word_overlap(prompt: str, captions: Sequence[frozenset[str]],
+                 idf: dict[str, float] | None = None) -> torch.Tensor:
+    """``(N,)`` share of the prompt's content words that each caption holds (0 when the prompt has none);
+    with ``idf`` each word counts by its inverse document frequency and words no caption holds are left out
+    (a rare word like "backward" or "cartwheel" says more than "walks" or "straight")."""
+    words = content_words(prompt)
+    weight = {w: 1.0 for w in words} if idf is None else {w: idf[w] for w in words if idf.get(w, 0.0) > 0}
+    total = sum(weight.values())
+    if not total:
+        return torch.zeros(len(captions))
+    return torch.tensor([sum(v for w, v in weight.items() if w in c) / total for c in captions])
+
+
+def inverse_document_frequency(captions: Sequence[frozenset[str]]) -> dict[str, float]:
+    """``log(N / df)`` of every content word of ``captions`` (N captions, df of them holding the word)."""
+    df: dict[str, int] = {}
+    for c in captions:
+        for w in c:
+            df[w] = df.get(w, 0) + 1
+    n = max(len(captions), 1)
+    return {w: math.log(n / d) for w, d in df.items()}
+
+
+def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` True where a caption names only the opposite of a direction the prompt names alone."""
+    out = torch.zeros_like(caption_flags, dtype=torch.bool)
+    for k in range(len(DIRECTIONS) + len(LIMB_SIDES)):
+        a, b = 1 << 2 * k, 1 << 2 * k + 1
+        for mine, other in ((a, b), (b, a)):
+            if prompt_flags & mine and not prompt_flags & other:
+                out |= ((caption_flags & other) != 0) & ((caption_flags & mine) == 0)
+    return out
+
+
+#: Clause boundaries of a caption that lists actions in time order.
+_CLAUSE_SPLIT = re.compile(r",|;|:|\bthen\b|\bbefore\b|\bfinally\b|\bafterwards\b", re.I)
+
+
+def clause_centre(prompt: str, caption: str, idf: dict[str, float] | None = None) -> float | None:
+    """Where in its window (0 = start, 1 = end) ``caption`` places the prompt's action: the centre of the one
+    clause (split at commas, "then", "before", ...; clauses taken as equally long, in time order) that holds
+    the most of the prompt's content words (weighted by ``idf``). None when the caption has one clause or no
+    clause stands out."""
+    clauses = [c for c in _CLAUSE_SPLIT.split(caption) if content_words(c)]
+    if len(clauses) < 2:
+        return None
+    scores = word_overlap(prompt, [content_words(c) for c in clauses], idf)
+    best = int(torch.argmax(scores))
+    if scores[best] <= 0 or (scores == scores[best]).sum() > 1:
+        return None
+    return (best + 0.5) / len(clauses)
