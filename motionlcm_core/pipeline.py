@@ -317,7 +317,7 @@ class MotionLCMPipeline:
                     found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
                     if retrieval_cfg.exemplar:
                         exemplar_refs = [self.bank.exemplar(p, prompt, self._encode_exemplar)
-                                         for p, prompt in zip(picks, prompts)]
+                                         for p, prompt in zip(picks, prompts or [None] * len(picks))]
                         found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
                     self.lcm_scheduler.timesteps(num_steps)           # a step count the student was exported for
                     timesteps = retrieval_timesteps(start, num_steps)
