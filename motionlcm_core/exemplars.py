@@ -5,16 +5,18 @@ of a real kick, wave or cartwheel no longer passes as one. With retrieval the sa
 ``z_r`` of a real window ``x`` and ends at ``z_s``; the VAE's error on that window, ``x − D(z_r)``, is known
 exactly, so the output is
 
-    joints = D(z_s) + (x − D(z_r))          (in joint space, metres)
+    features = D(z_s) + (x − D(z_r))        (on the 67 recovery channels: root motion, root height, RIC)
 
 — the model's motion with the detail the decoder lost on its exemplar put back. Where the student keeps the
-exemplar (``z_s ≈ z_r``) the result is the real motion; where it changes it, the change is the model's.
+exemplar (``z_s ≈ z_r``) the result is the real motion; where it changes it, the change is the model's. The
+recovery channels hold the root's motion in its own facing frame and the joints relative to the root, so the
+residual follows the generated body wherever it turns; joints are recovered from the sum as always.
 
-:class:`ExemplarStore` holds the real windows' joints for this: every train clip as its features would
-recover them (the canonical HumanML3D skeleton), stored compactly — per frame the root's ground position and
-half-yaw in fp32 and the 22 joints relative to the root's ground position in fp16 (< 0.5 mm error) — so a
-crop starting anywhere is rebuilt exactly as :func:`~motionlcm_core.motion.humanml3d.recover_joints` of that
-crop's features would give it. Mirrored windows use the mirror of the original window's residual.
+:class:`ExemplarStore` holds the real windows for this: every train clip as its features recover it (the
+canonical HumanML3D skeleton), stored compactly — per frame the root's ground position and half-yaw in fp32
+and the 22 joints relative to the root's ground position in fp16 (< 0.5 mm error) — so the recovery channels
+of a crop starting anywhere are rebuilt from it. Mirrored windows use the mirror of the original window's
+residual.
 """
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .motion.humanml3d import FEATURE_DIM, recover_joints
+from .motion.humanml3d import FEATURE_DIM, floor_height, lower_heights, recover_joints
 from .motion.quaternion import qrot, yaw_quat
 
-__all__ = ["Exemplar", "ExemplarStore", "canonical_crop", "decode_with_exemplars", "facing_half_yaw"]
+__all__ = ["Exemplar", "ExemplarStore", "decode_with_exemplars", "mirror_channels"]
 
 
 @dataclass
@@ -87,9 +89,7 @@ class ExemplarStore:
     def crop(self, clip: int, start: int, n: int) -> np.ndarray:
         """``(n, 22, 3)`` joints of feature frames ``start : start + n`` of clip ``clip``, in the frame their
         recovery would give (pelvis over the origin at the first frame, root half-yaw 0 there)."""
-        if not 0 <= start and start + n <= int(self.frames[clip]) and n >= 1:
-            raise ValueError(f"crop {start}:{start + n} outside clip {clip} of {int(self.frames[clip])} frames")
-        sl = slice(int(self.offsets[clip]) + start, int(self.offsets[clip]) + start + n)
+        sl = self._slice(clip, start, n)
         root = self.root_xz[sl].astype(np.float64)
         world = self.local[sl].astype(np.float64)
         world[..., 0] += (root[:, 0] - root[0, 0])[:, None]
@@ -97,12 +97,54 @@ class ExemplarStore:
         turn = yaw_quat(torch.tensor(float(self.half_yaw[sl][0]), dtype=torch.float64))
         return qrot(turn, torch.from_numpy(world)).float().numpy()
 
+    def channels(self, clip: int, start: int, n: int) -> np.ndarray:
+        """``(n, 67)`` recovery channels (root rotation and linear velocity, root height, RIC) of feature frames
+        ``start : start + n`` of clip ``clip``: :func:`~motionlcm_core.motion.humanml3d.recover_joints` of them
+        gives :meth:`crop`. The last frame's velocities (which the recovery does not use) repeat the one before."""
+        sl = self._slice(clip, start, n)
+        end = min(sl.stop + 1, int(self.offsets[clip] + self.frames[clip]))
+        yaw = torch.from_numpy(self.half_yaw[sl.start:end].astype(np.float64))
+        root = np.zeros((end - sl.start, 3))
+        root[:, [0, 2]] = self.root_xz[sl.start:end]
+        out = np.zeros((n, 67))
+        if end - sl.start > 1:
+            step = torch.from_numpy(root[1:] - root[:-1])
+            vel = qrot(yaw_quat(yaw[1:]), step).numpy()[:, [0, 2]]             # in the facing frame of t + 1
+            rot = np.diff(yaw.numpy())
+            k = min(n, len(rot))
+            out[:k, 0], out[:k, 1:3] = rot[:k], vel[:k]
+            out[k:, 0], out[k:, 1:3] = rot[k - 1], vel[k - 1]
+        local = torch.from_numpy(self.local[sl].astype(np.float64))
+        out[:, 3] = local[:, 0, 1].numpy()
+        out[:, 4:67] = qrot(yaw_quat(yaw[:n])[:, None], local[:, 1:]).numpy().reshape(n, 63)
+        return out.astype(np.float32)
+
+    def _slice(self, clip: int, start: int, n: int) -> slice:
+        if not (0 <= start and start + n <= int(self.frames[clip]) and n >= 1):
+            raise ValueError(f"crop {start}:{start + n} outside clip {clip} of {int(self.frames[clip])} frames")
+        return slice(int(self.offsets[clip]) + start, int(self.offsets[clip]) + start + n)
+
+
+def mirror_channels(channels: np.ndarray) -> np.ndarray:
+    """Left/right mirror of recovery channels ``(..., 67)``: turns and sideways velocity change sign, RIC
+    joints swap sides with x negated (:func:`~motionlcm_core.motion.humanml3d.mirror_joints` in this form)."""
+    from .motion.skeleton import MIRROR_PERMUTATION
+    out = np.array(channels, dtype=np.float32, copy=True)
+    out[..., 0] *= -1
+    out[..., 1] *= -1
+    ric = out[..., 4:67].reshape(out.shape[:-1] + (21, 3))
+    ric = ric[..., [MIRROR_PERMUTATION[j] - 1 for j in range(1, 22)], :].copy()
+    ric[..., 0] *= -1
+    out[..., 4:67] = ric.reshape(out.shape[:-1] + (63,))
+    return out
+
 
 @dataclass(frozen=True)
 class Exemplar:
     """A retrieved window for one clip: the latent the sampler starts from ``start (L, D)``, the latent
-    ``ref (L, D)`` whose decoding the residual subtracts, the real joints ``real (F, 22, 3)`` that ``ref``
-    encodes, and whether the residual is mirrored (a mirrored window's residual is its original's, mirrored)."""
+    ``ref (L, D)`` whose decoding the residual subtracts, the recovery channels ``real (F, 67)`` of the real
+    motion ``ref`` encodes, and whether the residual is mirrored (a mirrored window's residual is its
+    original's, mirrored)."""
 
     start: torch.Tensor
     ref: torch.Tensor
@@ -112,44 +154,23 @@ class Exemplar:
     @classmethod
     def encoded(cls, joints: np.ndarray, mirrored: bool, encode) -> "Exemplar":
         """The exemplar of real ``joints (F + 1, 22, 3)`` (mirrored first if ``mirrored``), encoded now:
-        ``encode(feats (F, 263)) -> latent``; its real joints are what its features recover."""
+        ``encode(feats (F, 263)) -> latent``."""
         from .motion.humanml3d import features_from_joints, mirror_joints
         feats = features_from_joints(mirror_joints(joints) if mirrored else joints)
         latent = encode(feats)
-        return cls(latent, latent, recover_joints(feats), False)
-
-
-def facing_half_yaw(joints: np.ndarray) -> float:
-    """Half of the yaw (rad) that turns the facing of ``joints (22, 3)`` (across-vector of hips and
-    shoulders × up) onto +Z, in :func:`~motionlcm_core.motion.quaternion.yaw_quat`'s convention."""
-    across = (joints[1] - joints[2]) + (joints[16] - joints[17])          # left hip − right hip + shoulders
-    forward = np.array([-across[2], 0.0, across[0]])                      # across × up
-    heading = np.arctan2(forward[0], forward[2])                          # 0 when facing +Z
-    return float(-heading / 2.0)
-
-
-def canonical_crop(joints: np.ndarray, start: int, n: int) -> np.ndarray:
-    """``joints (T, 22, 3)`` frames ``start : start + n`` moved so the first frame's pelvis is over the origin
-    and faces +Z (the data's canonical frame; heights kept)."""
-    out = np.array(joints[start:start + n], dtype=np.float64)
-    out[..., 0] -= out[0, 0, 0]
-    out[..., 2] -= out[0, 0, 2]
-    turn = yaw_quat(torch.tensor(facing_half_yaw(out[0]), dtype=torch.float64))
-    return qrot(turn, torch.from_numpy(out)).float().numpy()
+        return cls(latent, latent, feats[:, :67].copy(), False)
 
 
 @torch.no_grad()
-def decode_with_exemplars(vae, stats, latents: torch.Tensor, lengths: list[int],
-                          refs: list[Exemplar | None],
+def decode_with_exemplars(vae, stats, latents: torch.Tensor, lengths: list[int], refs: list[Exemplar | None],
                           floor: bool) -> tuple[torch.Tensor, np.ndarray, list[float]]:
     """Decode ``latents (B, L, D)`` to ``feats (B, T, 263)`` and ``joints (B, T, 22, 3)`` (T = max length),
-    adding each clip's exemplar residual (module docstring); ``refs[b]`` None: plain decoding at
-    ``lengths[b]``. A clip with an exemplar
-    is decoded at ``L_b >= lengths[b]`` (the length its exemplar latent was encoded at) and its centre
-    ``lengths[b]`` frames are kept, re-centred and turned to face +Z. ``floor``: lower each clip so its lowest
-    joint is at y = 0. Returns also the floor shifts (m)."""
-    from .motion.humanml3d import lower_heights, mirror_joints
-
+    adding each clip's exemplar residual (module docstring) to the recovery channels — root motion in the
+    root's own facing frame and joints relative to the root — so the residual follows the generated body
+    wherever it turns. ``refs[b]`` None: plain decoding at ``lengths[b]``. A clip with an exemplar is decoded
+    at ``L_b >= lengths[b]`` (the length its exemplar latent was encoded at) and its centre ``lengths[b]``
+    frames are kept (recovered from their own start: over the origin, facing +Z). ``floor``: lower each clip
+    so its lowest joint is at y = 0. Returns also the floor shifts (m)."""
     B = len(lengths)
     full = [ref.real.shape[0] if ref is not None and ref.real.shape[0] >= n else n for ref, n in zip(refs, lengths)]
     T = max(full)
@@ -157,27 +178,24 @@ def decode_with_exemplars(vae, stats, latents: torch.Tensor, lengths: list[int],
     dtype = next(vae.parameters()).dtype
     dev = latents.device
     feats_full = stats.denormalize(vae.decode(latents, mask.to(dev)).float()).cpu()    # (B, T, 263)
-    joints_full = recover_joints(feats_full).numpy()
     used = [b for b in range(B) if refs[b] is not None and refs[b].real.shape[0] == full[b]]
     if used:
         z_ref = torch.stack([refs[b].ref for b in used]).to(dev, dtype)
-        ref_feats = stats.denormalize(vae.decode(z_ref, mask[used].to(dev)).float()).cpu()
-        ref_joints = recover_joints(ref_feats).numpy()
+        ref_feats = stats.denormalize(vae.decode(z_ref, mask[used].to(dev)).float()).cpu().numpy()
         for k, b in enumerate(used):
             n = full[b]
-            residual = refs[b].real - ref_joints[k, :n]
-            joints_full[b, :n] += mirror_joints(residual) if refs[b].mirrored else residual
+            residual = refs[b].real - ref_feats[k, :n, :67]
+            feats_full[b, :n, :67] += torch.from_numpy(mirror_channels(residual) if refs[b].mirrored else residual)
     n_max = max(lengths)
     feats = torch.zeros(B, n_max, feats_full.shape[-1])
     joints = np.zeros((B, n_max, 22, 3), dtype=np.float32)
     shifts = []
     for b, n in enumerate(lengths):
         start = (full[b] - n) // 2
-        clip = canonical_crop(joints_full[b], start, n) if b in used else joints_full[b, :n]
         f = feats_full[b, start:start + n]
-        shift = float(clip[..., 1].min()) if floor else 0.0
-        clip[..., 1] -= shift
-        joints[b, :n] = clip
-        feats[b, :n] = lower_heights(f, torch.tensor(shift)) if floor else f
-        shifts.append(shift)
+        shift = floor_height(f) if floor else torch.tensor(0.0)
+        f = lower_heights(f, shift) if floor else f
+        feats[b, :n] = f
+        joints[b, :n] = recover_joints(f).numpy()
+        shifts.append(float(shift))
     return feats, joints, shifts

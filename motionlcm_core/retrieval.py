@@ -182,7 +182,7 @@ class MotionBank:
             if moved != start and moved >= 0:
                 return Exemplar.encoded(self.store.crop(clip, moved, n + 1), bool(mirrored), encode)
         return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
-                        self.store.crop(clip, start, n), bool(mirrored))
+                        self.store.channels(clip, start, n), bool(mirrored))
 
 
 def retrieval_timesteps(start_t: int, num_steps: int, grid: int = 20) -> tuple[int, ...]:
