@@ -1,0 +1,158 @@
+"""Exemplar residuals (motionlcm_core.exemplars) and the caption matching that picks and places exemplars
+(motionlcm_core.caption_match), on real train clips."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionlcm_core import MotionLCMPipeline
+from motionlcm_core.caption_match import clause_centre, conflicts, direction_flags, word_overlap
+from motionlcm_core.exemplars import Exemplar, ExemplarStore, decode_with_exemplars, mirror_channels
+from motionlcm_core.motion.humanml3d import mirror_joints, recover_joints
+from motionlcm_core.retrieval import BANK_LENGTHS, MotionBank, RetrievalConfig, build_bank, retrieval_timesteps
+from tests.unit.test_pipeline import tiny_config
+from tests.unit.test_retrieval import _Encoder
+
+
+@pytest.fixture(scope="module")
+def clips():
+    from motionlcm_core.data import load_cmu_clips
+    return load_cmu_clips("train", mirror=True)[0][:12]
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+
+
+def _full(channels: np.ndarray) -> np.ndarray:
+    out = np.zeros(channels.shape[:-1] + (263,), np.float32)
+    out[..., :67] = channels
+    return out
+
+
+def test_store_rebuilds_any_crop_of_a_clip(clips):
+    store = ExemplarStore.from_feats([c.feats for c in clips])
+    for k in (0, 5, 11):
+        feats = clips[k].feats
+        for start, n in ((0, 40), (17, 120), (len(feats) - 60, 60)):
+            channels = store.channels(k, start, n)
+            # the channels are the features' own (fp16 joints: < 1 mm), the last frame's velocities aside
+            np.testing.assert_allclose(channels[:-1], feats[start:start + n - 1, :67], atol=1.5e-3)
+            # and they recover the crop as the features would
+            np.testing.assert_allclose(recover_joints(_full(channels)), recover_joints(feats[start:start + n]),
+                                       atol=1.5e-3)
+            np.testing.assert_allclose(store.crop(k, start, n), recover_joints(feats[start:start + n]), atol=1.5e-3)
+    with pytest.raises(ValueError, match="outside"):
+        store.channels(0, len(clips[0].feats) - 10, 20)
+    again = ExemplarStore.from_state_dict({k: v.clone() for k, v in store.state_dict().items()})
+    np.testing.assert_array_equal(again.channels(3, 5, 50), store.channels(3, 5, 50))
+
+
+def test_mirrored_channels_recover_the_mirrored_motion(clips):
+    channels = clips[2].feats[:100, :67]
+    np.testing.assert_allclose(recover_joints(_full(mirror_channels(channels))),
+                               mirror_joints(recover_joints(_full(channels))), atol=1e-5)
+
+
+def test_decoding_the_exemplars_own_latent_gives_the_real_motion(pipe, clips):
+    """The residual is exact: a sample that ends where the exemplar's latent is (z_s = z_r) decodes to the real
+    window, even through an untrained decoder; a longer exemplar is cut to its centre frames."""
+    store = ExemplarStore.from_feats([c.feats for c in clips])
+    real = store.channels(4, 10, 80)
+    z = torch.randn(pipe.cfg.vae.latent_tokens, pipe.cfg.vae.latent_dim, generator=torch.Generator().manual_seed(1))
+    ex = Exemplar(z, z, real, False)
+    feats, joints, shifts = decode_with_exemplars(pipe.vae, pipe.stats, z[None], [80], [ex], floor=False)
+    np.testing.assert_allclose(joints[0], recover_joints(_full(real)), atol=2e-4)
+    np.testing.assert_allclose(feats[0, :, :67].numpy(), real, atol=2e-4)
+    # 60 of 80 frames: the centre 60, recovered from their own start (over the origin)
+    _, joints60, _ = decode_with_exemplars(pipe.vae, pipe.stats, z[None], [60], [ex], floor=True)
+    want = recover_joints(_full(real[10:70]))
+    want[..., 1] -= want[..., 1].min()
+    np.testing.assert_allclose(joints60[0], want, atol=2e-4)
+    # a mirrored pick adds the mirror of its original's residual
+    z2 = z + 0.3
+    _, mixed, _ = decode_with_exemplars(pipe.vae, pipe.stats, z2[None], [80], [Exemplar(z2, z, real, True)], False)
+    with torch.no_grad():
+        mask = torch.ones(1, 80, dtype=torch.bool)
+        d2 = pipe.stats.denormalize(pipe.vae.decode(z2[None], mask)).numpy()[0]
+        d1 = pipe.stats.denormalize(pipe.vae.decode(z[None], mask)).numpy()[0]
+    d2[:, :67] += mirror_channels(real - d1[:, :67])
+    np.testing.assert_allclose(mixed[0], recover_joints(d2), atol=2e-4)
+    # no exemplar: plain decoding at the clip's own length
+    _, plain, _ = decode_with_exemplars(pipe.vae, pipe.stats, z[None], [50], [None], floor=False)
+    with torch.no_grad():
+        direct = recover_joints(pipe.stats.denormalize(pipe.vae.decode(z[None], torch.ones(1, 50, dtype=torch.bool))))
+    np.testing.assert_allclose(plain[0], direct.numpy()[0], atol=1e-5)
+
+
+def test_generate_with_a_bank_of_real_clips_reports_its_exemplars(pipe, clips):
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:4])
+    assert bank.sources is not None and bank.store is not None and bank.sources.shape == (bank.latents.shape[0], 4)
+    again = MotionBank.from_state_dict({k: v.clone() for k, v in bank.state_dict().items()})
+    assert torch.equal(again.sources, bank.sources) and again.store is not None
+    pick = bank.choose(bank.text[:1, None], [60], 0, RetrievalConfig(top_k=1))[0]
+    ex = bank.exemplar(pick)
+    clip, a, b, _ = bank.sources[pick.window].tolist()
+    n = BANK_LENGTHS[pick.bucket]
+    np.testing.assert_array_equal(ex.real, bank.store.channels(clip, a + (b - a - n) // 2, n))
+    pipe.bank = bank
+    try:
+        res = pipe.generate(text_embeddings=bank.text[:2], lengths=[60, 45], seed=1)
+        assert res.report["retrieval"]["exemplar"] == [True, True]
+        assert res.joints.shape == (2, 60, 22, 3) and np.isfinite(res.joints).all()
+        np.testing.assert_allclose(res.joints[1, 45:], 0.0)
+        off = pipe.generate(text_embeddings=bank.text[:2], lengths=[60, 45], seed=1,
+                            retrieval=RetrievalConfig(exemplar=False))
+        assert off.report["retrieval"]["exemplar"] is None and not np.allclose(off.joints, res.joints)
+    finally:
+        pipe.bank = None
+
+
+def test_limb_sides_are_not_movement_directions():
+    left_move = direction_flags("a person shuffles sideways to their left")
+    mirrored = direction_flags("someone shuffles sideways to their right, bouncing a ball with the left hand")
+    assert conflicts(left_move, torch.tensor([mirrored])).item()          # moves right: not for "left"
+    same = direction_flags("someone shuffles sideways to their left, bouncing a ball with the right hand")
+    assert not conflicts(left_move, torch.tensor([same])).item()
+    right_kick = direction_flags("a person kicks a ball with the right foot")
+    assert conflicts(right_kick, torch.tensor([direction_flags("kicks a soccer ball with the left foot")])).item()
+    assert not conflicts(right_kick, torch.tensor([direction_flags("a person kicks a ball")])).item()
+
+
+def test_rare_words_weigh_more_and_clauses_place_the_action():
+    captions = [frozenset({"walk", "straight"}), frozenset({"walk", "backward"}), frozenset({"walk"})] * 3
+    from motionlcm_core.caption_match import content_words, inverse_document_frequency
+    idf = inverse_document_frequency(captions + [frozenset({"straight"})] * 6)
+    plain = word_overlap("walks backward straight", captions[:2])
+    weighted = word_overlap("walks backward straight", captions[:2], idf)
+    assert plain[0] == plain[1] and weighted[1] > weighted[0]             # "backward" is the rarer word
+    assert content_words("zzzq") and word_overlap("zzzq", captions[:1], idf).item() == 0.0
+    routine = "a person does jumping jacks, jogs in place, and then performs several deep squats."
+    assert clause_centre("someone doing jumping jacks", routine) == pytest.approx(1 / 6)
+    assert clause_centre("deep squats", routine) == pytest.approx(5 / 6)
+    assert clause_centre("a person walks", "a person walks forward.") is None          # one clause
+    assert clause_centre("a cartwheel", routine) is None                              # no clause holds it
+
+
+def test_the_seed_draws_near_ties_and_keeps_clear_winners():
+    text = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.999, 0.045], [0.6, 0.8]]), dim=-1)
+    text = torch.nn.functional.pad(text, (0, 382))
+    latents = torch.stack([torch.full((len(BANK_LENGTHS), 2, 4), float(k)) for k in range(3)])
+    bank = MotionBank(text, torch.arange(3), torch.tensor([196] * 3), latents)
+    query = text[:1, None]
+    cfg = RetrievalConfig(top_k=3, temperature=0.05)
+    drawn = [bank.retrieve(query, [60], s, cfg)[1][0] for s in range(40)]
+    assert set(drawn) == {0, 1}                  # the near tie is drawn both ways, the far caption never
+    assert {bank.retrieve(query, [60], s, RetrievalConfig(top_k=3, temperature=0.0))[1][0] for s in range(40)} \
+        == {0, 1, 2}
+
+
+def test_later_steps_polish_at_low_noise():
+    assert retrieval_timesteps(299, 1) == (299,)
+    assert retrieval_timesteps(299, 2) == (299, 19)
+    assert retrieval_timesteps(299, 4) == (299, 59, 39, 19)
+    assert retrieval_timesteps(39, 4) == (39, 19)
+    with pytest.raises(ValueError):
+        retrieval_timesteps(299, 0)
