@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--start-t", type=int, default=None, help="retrieval start timestep (default: the model's)")
+    ap.add_argument("--retrieval", default=None, help="RetrievalConfig fields as JSON, e.g. '{\"top_k\": 2}'")
+    ap.add_argument("--no-noise", action="store_true", help="skip the run from noise")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     import torch
@@ -59,8 +61,11 @@ def main(argv: list[str] | None = None) -> dict:
     from motionlcm_core.retrieval import RetrievalConfig
     torch.set_num_threads(2)
     pipe = MotionLCMPipeline.from_pretrained(args.model, device="cpu")
-    on = RetrievalConfig(start_t=args.start_t) if args.start_t else True
-    modes = (on, False) if pipe.bank is not None else (False,)
+    fields = json.loads(args.retrieval) if args.retrieval else {}
+    if args.start_t:
+        fields["start_t"] = args.start_t
+    on = RetrievalConfig(**fields) if fields else True
+    modes = ((on,) if args.no_noise else (on, False)) if pipe.bank is not None else (False,)
     result = {}
     for retrieval in modes:
         label = "retrieval" if retrieval else "from noise"
