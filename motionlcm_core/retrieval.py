@@ -40,7 +40,7 @@ class RetrievalConfig:
     idf: bool = True              # weigh the shared words by inverse document frequency
     length_weight: float = 0.0    # score − length_weight · doublings of the window beyond twice the clip's length
     temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
-    same_noise: bool = False      # steps after the first re-noise with the start's draw instead of fresh noise
+    same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
 
     def __post_init__(self) -> None:
