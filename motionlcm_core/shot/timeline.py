@@ -10,6 +10,7 @@ any other frame.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -100,7 +101,7 @@ class Timeline:
 def generate_timeline(pipe, segments: Sequence[Segment], *, seed: int = 0, num_steps: int = 1,
                       guidance_scale: float | None = None, passes: PinPassConfig = PinPassConfig(),
                       body: bool | BodyConfig = True, keep: "Timeline | None" = None,
-                      redo: int | None = None) -> Timeline:
+                      redo: int | None = None, retrieval: bool = True) -> Timeline:
     """Generate ``segments`` in order as one motion (see the module doc). Segment ``k`` uses seed ``seed + k``.
     All lengths are checked before any work (each segment ``seconds``, plus the overlaps, within the model's
     range).
@@ -108,7 +109,11 @@ def generate_timeline(pipe, segments: Sequence[Segment], *, seed: int = 0, num_s
     With ``keep`` (an earlier timeline of the same segments) and ``redo = k``, only segment ``k`` is generated
     again: it starts from the pose and velocity where segment ``k − 1`` ends and arrives at the pose and
     velocity where segment ``k + 1`` starts, so its neighbours keep their motion; the body pass then runs over
-    the whole timeline again."""
+    the whole timeline again.
+
+    ``retrieval`` (a model with a motion bank): every segment is sampled from its retrieved exemplar without
+    pins (the ControlNet works from noise only, where the prompt's action is weakest) and joined to its
+    neighbours by the displacement field alone; False: later segments are sampled with the continuation pins."""
     segments = list(segments)
     if not segments:
         raise ValueError("the timeline has no segments")
@@ -129,8 +134,8 @@ def generate_timeline(pipe, segments: Sequence[Segment], *, seed: int = 0, num_s
             continue
         prev = np.concatenate(parts[:k])[-OVERLAP:] if k else None
         nxt = parts[k + 1][:OVERLAP] if keep is not None and k + 1 < len(segments) else None
-        joints, chans, res = _segment(pipe, seg, prev, nxt, seed=seed + k, num_steps=num_steps,
-                                      guidance_scale=guidance_scale, passes=passes)
+        joints, chans, res = _segment(pipe, seg, prev, nxt, retrieval and pipe.bank is not None, seed=seed + k,
+                                      num_steps=num_steps, guidance_scale=guidance_scale, passes=passes)
         if keep is None:
             parts.append(joints), channels.append(chans), reports.append(res.report)
         else:
@@ -158,10 +163,12 @@ def _keep_outside(new: Timeline, old: Timeline, k: int, margin: int = 2 * OVERLA
     return new
 
 
-def _segment(pipe, seg: Segment, prev: np.ndarray | None, nxt: np.ndarray | None, **generate_kw
-             ) -> tuple[np.ndarray, np.ndarray, Any]:
+def _segment(pipe, seg: Segment, prev: np.ndarray | None, nxt: np.ndarray | None, retrieval: bool,
+             **generate_kw) -> tuple[np.ndarray, np.ndarray, Any]:
     """One segment's new frames ``(n, 22, 3)`` (timeline frame), its contact channels ``(n, 4)`` and the
-    ``MotionResult``: from ``prev`` (the last frames before it) to ``nxt`` (the first frames after it)."""
+    ``MotionResult``: from ``prev`` (the last frames before it) to ``nxt`` (the first frames after it);
+    ``retrieval``: sampled without the continuation pins (from the model's retrieved exemplar), placed at
+    ``prev`` and joined by the displacement field only."""
     n = num_frames(seg.seconds)
     head, tail = (OVERLAP if prev is not None else 0), (OVERLAP if nxt is not None else 0)
     length = head + n + tail
@@ -174,8 +181,11 @@ def _segment(pipe, seg: Segment, prev: np.ndarray | None, nxt: np.ndarray | None
         positions, mask = np.array(cont.control.positions), np.array(cont.control.mask)
     if nxt is not None:
         positions[-tail:], mask[-tail:] = (nxt - translation) @ rotation.T, True
-    if mask.any():
+    if mask.any() and not retrieval:
         control = Control(positions, mask)
+    if retrieval:
+        control = None
+        generate_kw = {**generate_kw, "passes": dataclasses.replace(generate_kw["passes"], floor=None)}
     res = pipe.generate([seg.prompt], lengths=[length], control=control, body=False, **generate_kw)
     joints = res.clip(0).astype(np.float64) @ rotation + translation
     keys = [(prev, np.arange(head)), (nxt, np.arange(length - tail, length))]

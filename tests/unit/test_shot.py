@@ -108,7 +108,11 @@ def test_timeline_seams_are_no_faster_than_real_motion():
     segs = [Segment("a person walks forward", 3.0), Segment("a person stops and sits down", 3.0),
             Segment("a person waves", 2.5)]
     tl = generate_timeline(pipe, segs, seed=0)
+    # a model with a bank samples every segment from its exemplar (no pins) and joins them by the field
+    assert all(not r["controlled"] and r["retrieval"] for r in tl.reports)
     redone = generate_timeline(pipe, segs, seed=5, keep=tl, redo=1)     # the middle one again, neighbours kept
+    np.testing.assert_array_equal(redone.raw[:60], tl.raw[:60])
+    np.testing.assert_array_equal(redone.raw[120:], tl.raw[120:])
     for name, t in (("timeline", tl), ("middle segment regenerated", redone)):
         speed = np.linalg.norm(np.diff(t.joints, axis=0), axis=-1) * 20                   # (T-1, 22) m/s
         seams = [speed[s - 2:s + 1].max() for s in t.segment_starts[1:]]
