@@ -15,7 +15,8 @@ from typing import Sequence
 import torch
 
 __all__ = ["DIRECTIONS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
-           "inverse_document_frequency", "word_overlap"]
+           "indexed_overlap", "inverse_document_frequency", "word_index",
+           "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -76,6 +77,29 @@ def word_overlap(prompt: str, captions: Sequence[frozenset[str]],
     if not total:
         return torch.zeros(len(captions))
     return torch.tensor([sum(v for w, v in weight.items() if w in c) / total for c in captions])
+
+
+def word_index(captions: Sequence[frozenset[str]]) -> dict[str, torch.Tensor]:
+    """For every content word, the indices of the ``captions`` holding it (for :func:`indexed_overlap`)."""
+    rows: dict[str, list[int]] = {}
+    for i, c in enumerate(captions):
+        for w in c:
+            rows.setdefault(w, []).append(i)
+    return {w: torch.tensor(r) for w, r in rows.items()}
+
+
+def indexed_overlap(prompt: str, index: dict[str, torch.Tensor], n: int,
+                    idf: dict[str, float] | None = None) -> torch.Tensor:
+    """:func:`word_overlap` of ``n`` captions through their :func:`word_index` (the same numbers, without a
+    pass over every caption)."""
+    words = content_words(prompt)
+    weight = {w: 1.0 for w in words} if idf is None else {w: idf[w] for w in words if idf.get(w, 0.0) > 0}
+    total = sum(weight.values())
+    out = torch.zeros(n, dtype=torch.float64)
+    for w, v in weight.items():
+        if w in index:
+            out[index[w]] += v
+    return (out / total if total else out).float()
 
 
 def inverse_document_frequency(captions: Sequence[frozenset[str]]) -> dict[str, float]:

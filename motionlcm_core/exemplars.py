@@ -156,7 +156,7 @@ class Exemplar:
         """The exemplar of real ``joints (F + 1, 22, 3)`` (mirrored first if ``mirrored``), encoded now:
         ``encode(feats (F, 263)) -> latent``."""
         from .motion.humanml3d import features_from_joints, mirror_joints
-        feats = features_from_joints(mirror_joints(joints) if mirrored else joints)
+        feats = features_from_joints(mirror_joints(joints) if mirrored else joints, retarget=False)
         latent = encode(feats)
         return cls(latent, latent, feats[:, :67].copy(), False)
 
@@ -175,13 +175,13 @@ def decode_with_exemplars(vae, stats, latents: torch.Tensor, lengths: list[int],
     full = [ref.real.shape[0] if ref is not None and ref.real.shape[0] >= n else n for ref, n in zip(refs, lengths)]
     T = max(full)
     mask = torch.arange(T)[None] < torch.tensor(full)[:, None]                       # (B, T)
-    dtype = next(vae.parameters()).dtype
     dev = latents.device
-    feats_full = stats.denormalize(vae.decode(latents, mask.to(dev)).float()).cpu()    # (B, T, 263)
     used = [b for b in range(B) if refs[b] is not None and refs[b].real.shape[0] == full[b]]
+    z_ref = [refs[b].ref.to(dev, latents.dtype) for b in used]                      # one decoder pass for both
+    both = stats.denormalize(vae.decode(torch.cat([latents, *[z[None] for z in z_ref]]),
+                                        torch.cat([mask, mask[used]]).to(dev)).float()).cpu()
+    feats_full, ref_feats = both[:B].clone(), both[B:].numpy()                       # (B, T, 263), (U, T, 263)
     if used:
-        z_ref = torch.stack([refs[b].ref for b in used]).to(dev, dtype)
-        ref_feats = stats.denormalize(vae.decode(z_ref, mask[used].to(dev)).float()).cpu().numpy()
         for k, b in enumerate(used):
             n = full[b]
             residual = refs[b].real - ref_feats[k, :n, :67]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, LIMB_SIDES, clause_centre, conflicts, content_words, direction_flags,
-                            inverse_document_frequency, word_overlap)
+                            indexed_overlap, inverse_document_frequency, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.skeleton import FPS
 
@@ -76,6 +76,8 @@ class MotionBank:
             raise ValueError("bank: one caption text per embedding expected")
         self.words = [content_words(c) for c in self.captions] if self.captions is not None else None
         self.idf = inverse_document_frequency(self.words) if self.words is not None else None
+        self._index = word_index(self.words) if self.words is not None else None
+        self._encoded: dict[tuple[int, int, int, bool], Exemplar] = {}       # clause crops encoded so far
         if self.captions is not None:       # the flags follow this code's direction rules, not the file's
             self.flags = torch.tensor([direction_flags(c) for c in self.captions], dtype=torch.long)
         self.sources = None if sources is None else sources.long()
@@ -128,8 +130,8 @@ class MotionBank:
             if prompts is not None:
                 score = torch.where(conflicts(direction_flags(prompts[b]), self.flags), score - 4.0, score)
                 if self.words is not None and cfg.word_weight > 0:
-                    score = score + cfg.word_weight * word_overlap(prompts[b], self.words,
-                                                                   self.idf if cfg.idf else None)
+                    score = score + cfg.word_weight * indexed_overlap(prompts[b], self._index, len(self.words),
+                                                                      self.idf if cfg.idf else None)
             if cfg.length_weight > 0:
                 excess = torch.log2(self.frames[self.window].float() / max(n, 1)) - 1.0
                 score = score - cfg.length_weight * excess.clamp(min=0.0)
@@ -180,7 +182,12 @@ class MotionBank:
             moved = a + int(round(centre * (b - a) - n / 2))
             moved = max(a, min(moved, b - n, int(self.store.frames[clip]) - n - 1))
             if moved != start and moved >= 0:
-                return Exemplar.encoded(self.store.crop(clip, moved, n + 1), bool(mirrored), encode)
+                key = (clip, moved, n, bool(mirrored))
+                if key not in self._encoded:
+                    if len(self._encoded) >= 64:
+                        self._encoded.pop(next(iter(self._encoded)))
+                    self._encoded[key] = Exemplar.encoded(self.store.crop(clip, moved, n + 1), bool(mirrored), encode)
+                return self._encoded[key]
         return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
                         self.store.channels(clip, start, n), bool(mirrored))
 

@@ -178,13 +178,16 @@ def _foot_contacts(positions: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def features_from_joints(
-    joints: np.ndarray, *, feet_threshold: float = 0.002, tgt_offsets: np.ndarray | None = None
+    joints: np.ndarray, *, feet_threshold: float = 0.002, tgt_offsets: np.ndarray | None = None,
+    retarget: bool = True,
 ) -> np.ndarray:
     """HumanML3D features (T-1, 263) float32 of global joints (T, 22, 3), metres, Y up, 20 fps.
 
     Steps (spec §1.3): retarget to ``tgt_offsets`` (default: the HumanML3D target skeleton), floor,
     origin, face +Z, foot contacts (squared displacement < ``feet_threshold`` m^2), IK with a Gaussian
     (sigma 20 frames) smoothed forward, root velocities, rotation-invariant positions, local velocities.
+    ``retarget=False`` skips the first step for joints already on the target skeleton (e.g. recovered from
+    features: a crop of a training clip), about half the time.
     """
     joints = _check_joints(joints, min_frames=2)
     _check_bones(joints)
@@ -194,7 +197,8 @@ def features_from_joints(
     if tgt.shape != (NUM_JOINTS, 3):
         raise ValueError(f"tgt_offsets must have shape (22, 3), got {tgt.shape}")
 
-    positions = _canonicalise(_uniform_skeleton(joints.astype(np.float32), tgt))   # (T, 22, 3) f32
+    skeleton = _uniform_skeleton(joints.astype(np.float32), tgt) if retarget else joints.astype(np.float64)
+    positions = _canonicalise(skeleton)                                              # (T, 22, 3) f32
     contacts = _foot_contacts(positions, feet_threshold)                            # (T-1, 4)
     quats = _inverse_kinematics(positions, smooth=True)                             # (T, 22, 4)
     r_rot = quats[:, 0]                                                             # (T, 4)
