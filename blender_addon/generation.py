@@ -130,7 +130,8 @@ def start(context: bpy.types.Context, mode: str = "new", loader=None) -> ActiveJ
     if missing:
         raise ValueError(f"the Python packages the model runs on are missing ({', '.join(missing)}): press "
                          "Install dependencies in Preferences > Add-ons > MotionLCM, then Generate again")
-    job = GenerationJob(recipe, spec, control, loader or load_pipeline, redo)
+    job = GenerationJob(recipe, spec, control, loader or load_pipeline, redo,
+                        free_start=bool(heads) and not recipe.pins)
     _active = ActiveJob(job, ob.session_uid, ob.name, "new" if mode == "new" else "regenerate", action_name, recipe,
                         plan, time.perf_counter())
     props.seed = seed                                 # a new seed only once the job really starts

@@ -41,15 +41,18 @@ class GenerationResult:
 class GenerationJob:
     """One generation of ``recipe`` with the model ``model`` on a daemon thread; ``control``: optional
     (positions [T, 22, 3] model frame metres @ 20 fps, mask [T, 22] bool) from the pins; ``redo``: a kept
-    timeline and the index of the one segment to generate again.
+    timeline and the index of the one segment to generate again; ``free_start``: ``control`` only continues
+    the previous pose, so a model with a motion bank samples from its retrieved exemplar without it (the
+    ControlNet samples from noise, where prompts are weakest) and the seam is left to the continuation blend.
     States: running → done | failed | cancelled."""
 
     def __init__(self, recipe: Recipe, model: ModelSpec = ModelSpec(),
                  control: tuple[np.ndarray, np.ndarray] | None = None,
                  loader: Callable[[ModelSpec], object] = load_pipeline,
-                 redo: tuple[Timeline, int] | None = None):
+                 redo: tuple[Timeline, int] | None = None, free_start: bool = False):
         self.recipe, self.model, self.control, self._loader = recipe, model, control, loader
         self.redo = redo                    # (kept timeline, segment index): regenerate that segment only
+        self.free_start = free_start
         self._events: queue.Queue = queue.Queue()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="motionlcm-generate", daemon=True)
@@ -111,7 +114,7 @@ class GenerationJob:
         pipe = self._loader(self.model)
         if self._cancelled():
             return
-        if self.control is not None and not getattr(pipe, "has_controlnet", False):
+        if self._pinned(pipe) and not getattr(pipe, "has_controlnet", False):
             raise ValueError("pins need a control model (a checkpoint with a ControlNet); "
                              "clear the pins or pick a control model")
         t_load = time.perf_counter() - t0
@@ -146,10 +149,14 @@ class GenerationJob:
             cpu = self._loader(replace(self.model, device="cpu"))
             return cpu, self._generate(cpu)
 
+    def _pinned(self, pipe: object) -> bool:
+        """Whether ``pipe`` samples with the pins (not a continuation-only start on a model with a bank)."""
+        return self.control is not None and not (self.free_start and getattr(pipe, "bank", None) is not None)
+
     def _generate(self, pipe: object) -> object:
         r = self.recipe
         control = None
-        if self.control is not None:
+        if self._pinned(pipe):
             shape = (r.variations, *np.shape(self.control[0]))
             control = Control(np.broadcast_to(self.control[0], shape).astype(np.float32),
                               np.broadcast_to(self.control[1], shape[:-1]).copy())

@@ -15,8 +15,8 @@ from blender_addon import anim_write, bone_maps, generation, nla
 torch.set_num_threads(1)
 
 
-def generate() -> generation.ActiveJob:
-    job = generation.start(bpy.context, "new")
+def generate(loader=None) -> generation.ActiveJob:
+    job = generation.start(bpy.context, "new", loader=loader)
     assert job.job.wait(120), "worker did not finish"
     state = generation.pump(bpy.context)
     assert state == "done", (state, job.job.error)
@@ -52,6 +52,28 @@ def main() -> dict:
     out = {"strip_a_end": last, "start_frame": recipe["start_frame"], "continued": recipe["continue_from"] is not None,
            "jump": jumps(prev[1], first_b, mapping, bones), "a_last_frame_motion": normal,
            "pin_residual_m": recipe["pin_residual_m"]}
+    # a model with a motion bank samples the continuation from its exemplar, without the pins; the seam is
+    # the continuation blend's and the frame-0 pins' (the tiny model stands in, recording what it was given)
+    seen = {}
+
+    class BankModel:
+        def __init__(self, pipe):
+            self.pipe, self.bank, self.has_controlnet = pipe, object(), True
+
+        def __getattr__(self, name):
+            return getattr(self.pipe, name)
+
+        def generate(self, *args, control=None, **kwargs):
+            seen["control"] = control
+            return self.pipe.generate(*args, control=control, retrieval=False, **kwargs)
+
+    from blender_addon.model_cache import load_pipeline
+    scene.frame_set(last)
+    generate(lambda spec: BankModel(load_pipeline(spec)))
+    first_free = world_heads(ob, [last], bones)[0]
+    out["free_start"] = {"control_given": seen.get("control", "not called") is not None,
+                         "jump": jumps(prev[1], first_free, mapping, bones),
+                         "continued": anim_write.get_recipe(ob.animation_data.action)["continue_from"] is not None}
     props.continue_pose = False
     generate()                                                     # same clip without continuation: starts at 1
     cold = world_heads(ob, [scene.frame_start], bones)[0]
