@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 __all__ = ["DIRECTIONS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
-           "indexed_overlap", "inverse_document_frequency", "word_index",
+           "indexed_overlap", "inverse_document_frequency", "names_sideways", "word_index",
            "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
@@ -32,6 +32,15 @@ _LEG = r"(foot|feet|leg|knee|heel|toe|thigh|hip)s?"
 LIMB_SIDES: tuple[tuple[str, str], ...] = tuple((rf"\bleft (\w+ )?{limb}\b", rf"\bright (\w+ )?{limb}\b")
                                                 for limb in (_ARM, _LEG))
 _LIMB_PHRASE = re.compile(rf"\b(left|right) (\w+ )?({_ARM}|{_LEG})\b", re.I)
+
+
+_SIDEWAYS = re.compile(r"\bsideways\b|\bside[- ]?step|\bshuffl|\bstrafe|\blaterally\b", re.I)
+
+
+def names_sideways(text: str) -> bool:
+    """Whether ``text`` describes moving sideways (side-steps, shuffles, strafes), where "left" and "right" say
+    which way the body travels, not which way it turns."""
+    return bool(_SIDEWAYS.search(_LIMB_PHRASE.sub(" ", text)))
 
 
 def direction_flags(text: str) -> int:

@@ -13,6 +13,7 @@ crops). It is built at export (:func:`build_bank`) and stored in the model file 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -20,8 +21,10 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, LIMB_SIDES, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, word_index, word_overlap)
+                            indexed_overlap, inverse_document_frequency, names_sideways, word_index,
+                            word_overlap)
 from .exemplars import Exemplar, ExemplarStore
+from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FPS
 
 __all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "direction_flags",
@@ -42,6 +45,7 @@ class RetrievalConfig:
     temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
     same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
+    side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0:
@@ -86,6 +90,7 @@ class MotionBank:
         self.store = store if self.sources is not None else None
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
+        self._sides = self._window_sides() if self.store is not None else None      # (W, 2)
 
     # ------------------------------------------------------------------ storage
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -128,7 +133,11 @@ class MotionBank:
             long_enough = self.frames[self.window] >= BANK_LENGTHS[bucket]
             score = torch.where(long_enough, sims[b], sims[b] - 2.0)           # short windows last
             if prompts is not None:
-                score = torch.where(conflicts(direction_flags(prompts[b]), self.flags), score - 4.0, score)
+                flags = direction_flags(prompts[b])
+                score = torch.where(conflicts(flags, self.flags), score - 4.0, score)
+                mismatch = self._side_mismatch(flags, names_sideways(prompts[b])) if cfg.side_check > 0 else None
+                if mismatch is not None:
+                    score = torch.where(mismatch, score - cfg.side_check, score)
                 if self.words is not None and cfg.word_weight > 0:
                     score = score + cfg.word_weight * indexed_overlap(prompts[b], self._index, len(self.words),
                                                                       self.idf if cfg.idf else None)
@@ -160,6 +169,32 @@ class MotionBank:
         """Latents ``(B, L, D)`` of :meth:`choose`'s picks and the caption index each came from."""
         picks = self.choose(text, lengths, seed, cfg, prompts)
         return torch.stack([self.latents[p.window, p.bucket] for p in picks]), [p.caption for p in picks]
+
+    def _window_sides(self) -> torch.Tensor:
+        """``(W, 2)``: each window's net turn (degrees, left positive) and sideways travel (m, to the body's
+        left at its first frame), from the exemplar store; a mirrored window's are the mirror's."""
+        out = torch.zeros(len(self.sources), 2)
+        for w, (clip, a, b, mirrored) in enumerate(self.sources.tolist()):
+            sl = slice(int(self.store.offsets[clip]) + a, int(self.store.offsets[clip]) + b - 1)
+            half_yaw, root = self.store.half_yaw[sl], self.store.root_xz[sl]
+            step = torch.tensor([root[-1, 0] - root[0, 0], 0.0, root[-1, 1] - root[0, 1]], dtype=torch.float64)
+            side = qrot(yaw_quat(torch.tensor(float(half_yaw[0]), dtype=torch.float64)), step)[0]
+            sign = -1.0 if mirrored else 1.0
+            out[w] = torch.tensor([sign * -2.0 * math.degrees(half_yaw[-1] - half_yaw[0]), sign * float(side)])
+        return out
+
+    def _side_mismatch(self, flags: int, sideways: bool) -> torch.Tensor | None:
+        """``(N,)`` True where a caption's window does not move the way the prompt says (left or right): it
+        neither turns more than 30° nor travels more than 0.3 m sideways that way (``sideways``: a side-step
+        prompt, only the travel counts). None: the prompt names no single side, or the bank has no store."""
+        left, right = bool(flags & 1), bool(flags & 2)
+        if self._sides is None or left == right:
+            return None
+        sign = 1.0 if left else -1.0
+        agree = sign * self._sides[:, 1] > 0.3
+        if not sideways:
+            agree = agree | (sign * self._sides[:, 0] > 30.0)
+        return ~agree[self.window]
 
     # ------------------------------------------------------------------ exemplars
     def exemplar(self, pick: Pick, prompt: str | None = None, encode=None) -> Exemplar | None:

@@ -156,3 +156,26 @@ def test_later_steps_polish_at_low_noise():
     assert retrieval_timesteps(39, 4) == (39, 19)
     with pytest.raises(ValueError):
         retrieval_timesteps(299, 0)
+
+
+def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
+    """The bank reads each window's net turn and sideways travel from its exemplar (a mirror's are the
+    negation); a prompt naming one side prefers windows that turn or travel that way (side-steps: travel)."""
+    from motionlcm_core.caption_match import names_sideways
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
+    sides = bank._sides
+    for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
+        if mirrored:
+            twin = bank._unmirrored[(clip, a, b)]
+            np.testing.assert_allclose(sides[w], -sides[twin], atol=1e-5)
+    bank._sides = torch.zeros_like(sides)
+    bank._sides[0] = torch.tensor([90.0, 0.0])               # turns left
+    bank._sides[1] = torch.tensor([0.0, -1.0])               # travels right
+    on_0, on_1 = bank.window == 0, bank.window == 1
+    turn_left = bank._side_mismatch(direction_flags("a person turns left"), False)
+    assert not turn_left[on_0].any() and turn_left[on_1].all()
+    step_right = bank._side_mismatch(direction_flags("someone side-steps to the right"),
+                                     names_sideways("someone side-steps to the right"))
+    assert step_right[on_0].all() and not step_right[on_1].any()
+    assert bank._side_mismatch(direction_flags("a person walks"), False) is None
+    assert names_sideways("shuffles sideways to the left") and not names_sideways("raises the left side of the body")
