@@ -92,6 +92,16 @@ def test_features_invariant_to_yaw_and_translation() -> None:
     np.testing.assert_allclose(a[:, :FOOT_CONTACT.start], b[:, :FOOT_CONTACT.start], atol=2e-4)
 
 
+def test_features_of_joints_on_the_target_skeleton_need_no_retarget() -> None:
+    """``retarget=False`` (exemplar crops, already on the skeleton) gives the same features; on another skeleton
+    it keeps that skeleton's proportions, so the retarget step is what the default does."""
+    on_skeleton = recover_joints(features_from_joints(_clip(30, scale=1.3)))
+    np.testing.assert_allclose(features_from_joints(on_skeleton, retarget=False), features_from_joints(on_skeleton),
+                               atol=2e-3)
+    larger = _clip(30, scale=1.3)
+    assert np.abs(features_from_joints(larger, retarget=False) - features_from_joints(larger)).max() > 0.05
+
+
 def test_round_trip_retargets_to_target_skeleton_and_canonicalises() -> None:
     clip = _clip(30, scale=1.3)          # a larger person: bones must come out at the target lengths
     joints = recover_joints(features_from_joints(clip))
