@@ -13,7 +13,6 @@ crops). It is built at export (:func:`build_bank`) and stored in the model file 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,9 +71,10 @@ class MotionBank:
         self.window = window.long()
         self.frames = frames.long()
         self.latents = latents.float()
-        self.flags = torch.zeros(len(window), dtype=torch.long) if flags is None else flags.long()
-        if self.flags.shape != self.window.shape:
+        self._file_flags = torch.zeros(len(window), dtype=torch.long) if flags is None else flags.long()
+        if self._file_flags.shape != self.window.shape:
             raise ValueError("bank: one direction flag per caption expected")
+        self._flags: torch.Tensor | None = None
         self.captions = list(captions) if captions is not None else None
         if self.captions is not None and len(self.captions) != len(self.window):
             raise ValueError("bank: one caption text per embedding expected")
@@ -82,15 +82,22 @@ class MotionBank:
         self.idf = inverse_document_frequency(self.words) if self.words is not None else None
         self._index = word_index(self.words) if self.words is not None else None
         self._encoded: dict[tuple[int, int, int, bool], Exemplar] = {}       # clause crops encoded so far
-        if self.captions is not None:       # the flags follow this code's direction rules, not the file's
-            self.flags = torch.tensor([direction_flags(c) for c in self.captions], dtype=torch.long)
         self.sources = None if sources is None else sources.long()
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
         self.store = store if self.sources is not None else None
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
-        self._sides = self._window_sides() if self.store is not None else None      # (W, 2)
+        self._sides: torch.Tensor | None = None                                    # (W, 2), on first use
+
+    @property
+    def flags(self) -> torch.Tensor:
+        """``(N,)`` direction flags of the captions (:func:`~motionlcm_core.caption_match.direction_flags`), by
+        this code's rules when the captions are known (the file's otherwise); worked out on first use."""
+        if self._flags is None:
+            self._flags = (torch.tensor([direction_flags(c) for c in self.captions], dtype=torch.long)
+                           if self.captions is not None else self._file_flags)
+        return self._flags
 
     # ------------------------------------------------------------------ storage
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -134,7 +141,8 @@ class MotionBank:
             score = torch.where(long_enough, sims[b], sims[b] - 2.0)           # short windows last
             if prompts is not None:
                 flags = direction_flags(prompts[b])
-                score = torch.where(conflicts(flags, self.flags), score - 4.0, score)
+                if flags:
+                    score = torch.where(conflicts(flags, self.flags), score - 4.0, score)
                 mismatch = self._side_mismatch(flags, names_sideways(prompts[b])) if cfg.side_check > 0 else None
                 if mismatch is not None:
                     score = torch.where(mismatch, score - cfg.side_check, score)
@@ -173,23 +181,26 @@ class MotionBank:
     def _window_sides(self) -> torch.Tensor:
         """``(W, 2)``: each window's net turn (degrees, left positive) and sideways travel (m, to the body's
         left at its first frame), from the exemplar store; a mirrored window's are the mirror's."""
-        out = torch.zeros(len(self.sources), 2)
-        for w, (clip, a, b, mirrored) in enumerate(self.sources.tolist()):
-            sl = slice(int(self.store.offsets[clip]) + a, int(self.store.offsets[clip]) + b - 1)
-            half_yaw, root = self.store.half_yaw[sl], self.store.root_xz[sl]
-            step = torch.tensor([root[-1, 0] - root[0, 0], 0.0, root[-1, 1] - root[0, 1]], dtype=torch.float64)
-            side = qrot(yaw_quat(torch.tensor(float(half_yaw[0]), dtype=torch.float64)), step)[0]
-            sign = -1.0 if mirrored else 1.0
-            out[w] = torch.tensor([sign * -2.0 * math.degrees(half_yaw[-1] - half_yaw[0]), sign * float(side)])
-        return out
+        clip, a, b, mirrored = self.sources.numpy().T
+        first = self.store.offsets[clip] + a
+        last = self.store.offsets[clip] + b - 1
+        half_yaw = torch.from_numpy(self.store.half_yaw.astype(np.float64))
+        step = np.zeros((len(first), 3))
+        step[:, [0, 2]] = self.store.root_xz[last] - self.store.root_xz[first]
+        side = qrot(yaw_quat(half_yaw[first]), torch.from_numpy(step))[:, 0]
+        turn = -2.0 * torch.rad2deg(half_yaw[last] - half_yaw[first])
+        sign = torch.from_numpy(np.where(mirrored == 1, -1.0, 1.0))
+        return torch.stack([sign * turn, sign * side], dim=1).float()
 
     def _side_mismatch(self, flags: int, sideways: bool) -> torch.Tensor | None:
         """``(N,)`` True where a caption's window does not move the way the prompt says (left or right): it
         neither turns more than 30° nor travels more than 0.3 m sideways that way (``sideways``: a side-step
         prompt, only the travel counts). None: the prompt names no single side, or the bank has no store."""
         left, right = bool(flags & 1), bool(flags & 2)
-        if self._sides is None or left == right:
+        if self.store is None or left == right:
             return None
+        if self._sides is None:
+            self._sides = self._window_sides()
         sign = 1.0 if left else -1.0
         agree = sign * self._sides[:, 1] > 0.3
         if not sideways:

@@ -163,7 +163,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     negation); a prompt naming one side prefers windows that turn or travel that way (side-steps: travel)."""
     from motionlcm_core.caption_match import names_sideways
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
-    sides = bank._sides
+    sides = bank._window_sides()
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
