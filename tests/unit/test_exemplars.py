@@ -179,3 +179,14 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     assert step_right[on_0].all() and not step_right[on_1].any()
     assert bank._side_mismatch(direction_flags("a person walks"), False) is None
     assert names_sideways("shuffles sideways to the left") and not names_sideways("raises the left side of the body")
+
+
+def test_the_indexed_word_score_is_the_plain_one():
+    from motionlcm_core.caption_match import content_words, indexed_overlap, inverse_document_frequency, word_index
+    captions = [content_words(c) for c in ("a person kicks a ball with the right foot", "someone walks forward",
+                                           "a person waves the right hand", "kicks and punches", "")]
+    idf = inverse_document_frequency(captions)
+    for prompt in ("a person kicks with the right foot", "walks", "zzz", "a the"):
+        for weights in (None, idf):
+            np.testing.assert_allclose(indexed_overlap(prompt, word_index(captions), len(captions), weights),
+                                       word_overlap(prompt, captions, weights), atol=1e-6)
