@@ -80,12 +80,7 @@ def word_overlap(prompt: str, captions: Sequence[frozenset[str]],
     """``(N,)`` share of the prompt's content words that each caption holds (0 when the prompt has none);
     with ``idf`` each word counts by its inverse document frequency and words no caption holds are left out
     (a rare word like "backward" or "cartwheel" says more than "walks" or "straight")."""
-    words = content_words(prompt)
-    weight = {w: 1.0 for w in words} if idf is None else {w: idf[w] for w in words if idf.get(w, 0.0) > 0}
-    total = sum(weight.values())
-    if not total:
-        return torch.zeros(len(captions))
-    return torch.tensor([sum(v for w, v in weight.items() if w in c) / total for c in captions])
+    return indexed_overlap(prompt, word_index(captions), len(captions), idf)
 
 
 def word_index(captions: Sequence[frozenset[str]]) -> dict[str, torch.Tensor]:
@@ -99,8 +94,8 @@ def word_index(captions: Sequence[frozenset[str]]) -> dict[str, torch.Tensor]:
 
 def indexed_overlap(prompt: str, index: dict[str, torch.Tensor], n: int,
                     idf: dict[str, float] | None = None) -> torch.Tensor:
-    """:func:`word_overlap` of ``n`` captions through their :func:`word_index` (the same numbers, without a
-    pass over every caption)."""
+    """:func:`word_overlap` of ``n`` captions through their :func:`word_index` (built once for a bank, so a
+    lookup touches only the captions holding the prompt's words)."""
     words = content_words(prompt)
     weight = {w: 1.0 for w in words} if idf is None else {w: idf[w] for w in words if idf.get(w, 0.0) > 0}
     total = sum(weight.values())

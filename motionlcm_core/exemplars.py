@@ -181,11 +181,10 @@ def decode_with_exemplars(vae, stats, latents: torch.Tensor, lengths: list[int],
     both = stats.denormalize(vae.decode(torch.cat([latents, *[z[None] for z in z_ref]]),
                                         torch.cat([mask, mask[used]]).to(dev)).float()).cpu()
     feats_full, ref_feats = both[:B].clone(), both[B:].numpy()                       # (B, T, 263), (U, T, 263)
-    if used:
-        for k, b in enumerate(used):
-            n = full[b]
-            residual = refs[b].real - ref_feats[k, :n, :67]
-            feats_full[b, :n, :67] += torch.from_numpy(mirror_channels(residual) if refs[b].mirrored else residual)
+    for k, b in enumerate(used):
+        n = full[b]
+        residual = refs[b].real - ref_feats[k, :n, :67]
+        feats_full[b, :n, :67] += torch.from_numpy(mirror_channels(residual) if refs[b].mirrored else residual)
     n_max = max(lengths)
     feats = torch.zeros(B, n_max, feats_full.shape[-1])
     joints = np.zeros((B, n_max, 22, 3), dtype=np.float32)

@@ -19,15 +19,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .caption_match import (DIRECTIONS, LIMB_SIDES, clause_centre, conflicts, content_words, direction_flags,
+from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, names_sideways, word_index,
                             word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FPS
 
-__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "direction_flags",
-           "retrieval_timesteps"]
+__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "content_words",
+           "direction_flags", "retrieval_timesteps", "word_overlap"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
@@ -40,7 +40,6 @@ class RetrievalConfig:
     start_t: int = 299
     word_weight: float = 0.3      # score = cosine + word_weight · share of the prompt's content words in the caption
     idf: bool = True              # weigh the shared words by inverse document frequency
-    length_weight: float = 0.0    # score − length_weight · doublings of the window beyond twice the clip's length
     temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
     same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
@@ -149,9 +148,6 @@ class MotionBank:
                 if self.words is not None and cfg.word_weight > 0:
                     score = score + cfg.word_weight * indexed_overlap(prompts[b], self._index, len(self.words),
                                                                       self.idf if cfg.idf else None)
-            if cfg.length_weight > 0:
-                excess = torch.log2(self.frames[self.window].float() / max(n, 1)) - 1.0
-                score = score - cfg.length_weight * excess.clamp(min=0.0)
             order, seen = [], set()
             for i in torch.argsort(score, descending=True).tolist():
                 w = int(self.window[i])
@@ -257,10 +253,6 @@ class Pick:
     caption: int
     window: int
     bucket: int
-
-    @property
-    def frames(self) -> int:
-        return BANK_LENGTHS[self.bucket]
 
 
 @torch.no_grad()
