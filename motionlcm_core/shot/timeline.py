@@ -173,7 +173,7 @@ def _segment(pipe, seg: Segment, prev: np.ndarray | None, nxt: np.ndarray | None
     head, tail = (OVERLAP if prev is not None else 0), (OVERLAP if nxt is not None else 0)
     length = head + n + tail
     if prev is None:
-        rotation, translation, control = np.eye(3), np.zeros(3), None
+        rotation, translation = np.eye(3), np.zeros(3)
         positions, mask = np.zeros((length, 22, 3), np.float32), np.zeros((length, 22), bool)
     else:
         cont = continue_from_pose(prev, length)
@@ -181,10 +181,8 @@ def _segment(pipe, seg: Segment, prev: np.ndarray | None, nxt: np.ndarray | None
         positions, mask = np.array(cont.control.positions), np.array(cont.control.mask)
     if nxt is not None:
         positions[-tail:], mask[-tail:] = (nxt - translation) @ rotation.T, True
-    if mask.any() and not retrieval:
-        control = Control(positions, mask)
+    control = Control(positions, mask) if mask.any() and not retrieval else None
     if retrieval:
-        control = None
         generate_kw = {**generate_kw, "passes": dataclasses.replace(generate_kw["passes"], floor=None)}
     res = pipe.generate([seg.prompt], lengths=[length], control=control, body=False, **generate_kw)
     joints = res.clip(0).astype(np.float64) @ rotation + translation
