@@ -1,7 +1,7 @@
 """Caption text for retrieval: the words, directions and clauses a pooled sentence embedding blurs.
 
 MiniLM puts "turns left" and "turns right" (or "kicks" and "walks" in a long sentence) close together; the
-bank's lookup adds these lexical signals to the cosine: opposite directions (movement and limb side) are
+bank's lookup adds these lexical signals to the cosine: opposite directions (movement, limb side, gait) are
 not retrieved, rare shared words count by their inverse document frequency, and a long caption that lists
 several actions in order ("does jumping jacks, then jogs in place, then squats") tells where in its window
 the prompt's action is.
@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DIRECTIONS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
+__all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
            "indexed_overlap", "inverse_document_frequency", "names_sideways", "word_index",
            "word_overlap"]
 
@@ -31,8 +31,17 @@ _LEG = r"(foot|feet|leg|knee|heel|toe|thigh|hip)s?"
 #: The side of a named limb: "kicks with the right foot" is not retrieved for "kicks with the left foot".
 LIMB_SIDES: tuple[tuple[str, str], ...] = tuple((rf"\bleft (\w+ )?{limb}\b", rf"\bright (\w+ )?{limb}\b")
                                                 for limb in (_ARM, _LEG))
+#: Gaits a sentence embedding also hardly tells apart ("walks forward in a straight line" is nearer to "runs
+#: along a straight path" than "runs forward, then stops" is): a caption naming only walking is not retrieved for
+#: a prompt naming only running, and the other way round.
+GAITS: tuple[tuple[str, str], ...] = (
+    (r"\b(walk|walks|walking|walked|stroll\w*|strides?|striding)\b",
+     r"\b(run|runs|running|ran|jog|jogs|jogging|jogged|sprint\w*)\b"),
+)
 _LIMB_PHRASE = re.compile(rf"\b(left|right) (\w+ )?({_ARM}|{_LEG})\b", re.I)
 
+
+_PAIRS = DIRECTIONS + LIMB_SIDES + GAITS
 
 _SIDEWAYS = re.compile(r"\bsideways\b|\bside[- ]?step|\bshuffl|\bstrafe|\blaterally\b", re.I)
 
@@ -45,11 +54,11 @@ def names_sideways(text: str) -> bool:
 
 def direction_flags(text: str) -> int:
     """Bit ``2k`` (``2k+1``): the text names the first (second) side of pair ``k`` of ``DIRECTIONS +
-    LIMB_SIDES`` (movement directions read without the limb phrases)."""
+    LIMB_SIDES + GAITS`` (movement directions read without the limb phrases)."""
     movement = _LIMB_PHRASE.sub(" ", text)
     flags = 0
-    for k, (a, b) in enumerate(DIRECTIONS + LIMB_SIDES):
-        source = movement if k < len(DIRECTIONS) else text
+    for k, (a, b) in enumerate(_PAIRS):
+        source = text if len(DIRECTIONS) <= k < len(DIRECTIONS) + len(LIMB_SIDES) else movement
         flags |= (1 << 2 * k) if re.search(a, source, re.I) else 0
         flags |= (1 << 2 * k + 1) if re.search(b, source, re.I) else 0
     return flags
@@ -119,7 +128,7 @@ def inverse_document_frequency(captions: Sequence[frozenset[str]]) -> dict[str, 
 def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
     """``(N,)`` True where a caption names only the opposite of a direction the prompt names alone."""
     out = torch.zeros_like(caption_flags, dtype=torch.bool)
-    for k in range(len(DIRECTIONS) + len(LIMB_SIDES)):
+    for k in range(len(_PAIRS)):
         a, b = 1 << 2 * k, 1 << 2 * k + 1
         for mine, other in ((a, b), (b, a)):
             if prompt_flags & mine and not prompt_flags & other:

@@ -151,6 +151,16 @@ class Exemplar:
     real: np.ndarray
     mirrored: bool
 
+    def support(self, n: int) -> np.ndarray:
+        """``(n,)`` heights of the raised surfaces (steps, a stool) the real motion stands on in its centre
+        ``n`` frames — the frames its clip keeps (:func:`decode_with_exemplars`); NaN where none
+        (:func:`~motionlcm_core.motion.body.support_heights`). Mirroring keeps heights."""
+        from .motion.body import support_heights
+        start = max(0, (self.real.shape[0] - n) // 2)
+        full = np.zeros((min(n, self.real.shape[0]), FEATURE_DIM), np.float32)
+        full[:, :67] = self.real[start:start + n]
+        return support_heights(recover_joints(full))
+
     @classmethod
     def encoded(cls, joints: np.ndarray, mirrored: bool, encode) -> "Exemplar":
         """The exemplar of real ``joints (F + 1, 22, 3)`` (mirrored first if ``mirrored``), encoded now:

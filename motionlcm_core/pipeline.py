@@ -173,13 +173,16 @@ class MotionLCMPipeline:
 
     @staticmethod
     def _hold_bodies(joints: np.ndarray, feats: torch.Tensor, lengths: list[int],
-                     body: bool | BodyConfig) -> list[dict[str, Any]]:
-        """:func:`hold_body` on each clip of ``joints (B, T, 22, 3)`` in place; the per-clip reports."""
+                     body: bool | BodyConfig, exemplars: list | None = None) -> list[dict[str, Any]]:
+        """:func:`hold_body` on each clip of ``joints (B, T, 22, 3)`` in place; the per-clip reports. A clip
+        made from an exemplar stands on the raised surfaces its real motion stands on (steps, a stool)."""
         cfg = body if isinstance(body, BodyConfig) else BodyConfig()
         channels = foot_channels(feats.float().cpu().numpy())
         reports = []
         for b, n in enumerate(lengths):
-            joints[b, :n], report = hold_body(joints[b, :n], channels[b, :n], cfg)
+            ex = exemplars[b] if exemplars is not None else None
+            support = ex.support(n) if ex is not None and ex.real.shape[0] >= n else None
+            joints[b, :n], report = hold_body(joints[b, :n], channels[b, :n], cfg, support)
             reports.append(report)
         return reports
 
@@ -360,7 +363,7 @@ class MotionLCMPipeline:
         body_reports = None
         if body is not False and control is None:
             with timer("body"):
-                body_reports = self._hold_bodies(joints_np, feats, lengths, body)
+                body_reports = self._hold_bodies(joints_np, feats, lengths, body, exemplar_refs)
         # 7. exact pass: pinned joints meet their targets
         if control is not None:
             pinned = cmask.any(-1).numpy()                                     # (B, T, 22) pinned joints

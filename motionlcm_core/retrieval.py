@@ -44,11 +44,13 @@ class RetrievalConfig:
     same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
     side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side
+    short_penalty: float = 0.5    # score − this × the share of the clip a window is too short for (such a window
+                                  # is extended by its clip's neighbouring frames, or held at its ends)
 
     def __post_init__(self) -> None:
-        if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0:
-            raise ValueError(f"top_k must be >= 1, start_t in (0, 1000) and word_weight >= 0, got {self.top_k}, "
-                             f"{self.start_t}, {self.word_weight}")
+        if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0 or self.short_penalty < 0:
+            raise ValueError(f"top_k must be >= 1, start_t in (0, 1000), word_weight and short_penalty >= 0, got "
+                             f"{self.top_k}, {self.start_t}, {self.word_weight}, {self.short_penalty}")
 
 
 class MotionBank:
@@ -124,20 +126,23 @@ class MotionBank:
     # ------------------------------------------------------------------ lookup
     def choose(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
                cfg: RetrievalConfig = RetrievalConfig(), prompts: Sequence[str] | None = None) -> list[Pick]:
-        """One :class:`Pick` per prompt ``text (B, 1, D)`` and length. Candidates: windows at least as long as
-        the clip (else the longest ones), and, given the ``prompts``, captions that do not name the opposite of a
-        direction the prompt names (:data:`DIRECTIONS`). Nearest: cosine of the sentence embeddings plus
-        ``word_weight`` times the share of the prompt's content words in the caption (a hybrid lexical score:
-        "kicks", "waves", "cartwheel" are words the pooled embedding blurs); among the ``top_k`` nearest distinct
-        windows, the seed picks one (the same seed picks the same one)."""
+        """One :class:`Pick` per prompt ``text (B, 1, D)`` and length. Candidates: every window, those shorter than
+        the clip scored down by ``short_penalty`` times the share they lack (with exemplars such a window is
+        lengthened from its clip, :meth:`exemplar`; without, the bank's longest crop of it is used), and, given
+        the ``prompts``, captions that do not name the opposite of a direction the prompt names
+        (:data:`DIRECTIONS`). Nearest: cosine of the sentence embeddings plus ``word_weight`` times the share of
+        the prompt's content words in the caption (a hybrid lexical score: "kicks", "waves", "cartwheel" are
+        words the pooled embedding blurs); among the ``top_k`` nearest distinct windows, the seed picks one (the
+        same seed picks the same one)."""
         query = torch.nn.functional.normalize(text[:, 0].float().cpu(), dim=-1)
         sims = query @ self.text.T                                                 # (B, N)
         rng = np.random.default_rng(seed)
         picks = []
+        window_frames = self.frames[self.window].float()
         for b, n in enumerate(lengths):
             bucket = int(np.searchsorted(BANK_LENGTHS, min(n, BANK_LENGTHS[-1])))
-            long_enough = self.frames[self.window] >= BANK_LENGTHS[bucket]
-            score = torch.where(long_enough, sims[b], sims[b] - 2.0)           # short windows last
+            lacking = (1.0 - window_frames / float(min(n, BANK_LENGTHS[-1]))).clamp(min=0.0)
+            score = sims[b] - cfg.short_penalty * lacking
             if prompts is not None:
                 flags = direction_flags(prompts[b])
                 if flags:
@@ -164,7 +169,7 @@ class MotionBank:
                 i = order[int(rng.integers(len(order)))]
             w = int(self.window[i])
             usable = [k for k in range(bucket, -1, -1) if torch.isfinite(self.latents[w, k]).all()]
-            picks.append(Pick(i, w, usable[0]))
+            picks.append(Pick(i, w, usable[0], BANK_LENGTHS[bucket]))
         return picks
 
     def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
@@ -205,33 +210,57 @@ class MotionBank:
 
     # ------------------------------------------------------------------ exemplars
     def exemplar(self, pick: Pick, prompt: str | None = None, encode=None) -> Exemplar | None:
-        """The :class:`~motionlcm_core.exemplars.Exemplar` of ``pick``'s window at its bucket length ``L`` (None
-        when the bank has no exemplars): its centre crop, whose latents the bank holds, or — when the window is
-        longer than ``L`` and its caption lists actions in order with the ``prompt``'s in one of them
-        (:func:`~motionlcm_core.caption_match.clause_centre`) — the crop around that clause, encoded on the spot
-        by ``encode(feats (L, 263)) -> latent (L_tokens, D)``."""
+        """The :class:`~motionlcm_core.exemplars.Exemplar` of ``pick``'s window at the clip's length ``L =
+        pick.length`` (None when the bank has no exemplars): its centre crop, whose latents the bank holds; or,
+        encoded on the spot by ``encode(feats (L, 263)) -> latent (L_tokens, D)``:
+
+        - when the window is longer than ``L`` and its caption lists actions in order with the ``prompt``'s in
+          one of them (:func:`~motionlcm_core.caption_match.clause_centre`), the crop around that clause;
+        - when the window is shorter than ``L``, the ``L`` frames of its clip centred on it (the clip's
+          neighbouring motion around it), and where the clip itself is shorter, the clip with its first and
+          last poses held before and after it."""
         if self.store is None:
             return None
         clip, a, b, mirrored = self.sources[pick.window].tolist()
-        w0 = self._unmirrored.get((clip, a, b))
-        if w0 is None:
+        n = pick.length
+        if b - a >= n:
+            centre = (clause_centre(prompt, self.captions[pick.caption], self.idf)
+                      if prompt is not None and encode is not None and self.captions is not None and b - a > n
+                      else None)
+            start = a + ((b - a) - n) // 2
+            if centre is not None:
+                moved = a + int(round(centre * (b - a) - n / 2))
+                moved = max(a, min(moved, b - n, int(self.store.frames[clip]) - n - 1))
+                if moved != start and moved >= 0:
+                    return self._encoded_crop(clip, moved, n, bool(mirrored), encode)
+            w0 = self._unmirrored.get((clip, a, b))
+            if w0 is not None and pick.bucket < len(BANK_LENGTHS) and BANK_LENGTHS[pick.bucket] == n:
+                return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
+                                self.store.channels(clip, start, n), bool(mirrored))
+        if encode is None:
             return None
-        n = BANK_LENGTHS[pick.bucket]
-        start = a + ((b - a) - n) // 2
-        centre = (clause_centre(prompt, self.captions[pick.caption], self.idf)
-                  if prompt is not None and encode is not None and self.captions is not None and b - a > n else None)
-        if centre is not None:
-            moved = a + int(round(centre * (b - a) - n / 2))
-            moved = max(a, min(moved, b - n, int(self.store.frames[clip]) - n - 1))
-            if moved != start and moved >= 0:
-                key = (clip, moved, n, bool(mirrored))
-                if key not in self._encoded:
-                    if len(self._encoded) >= 64:
-                        self._encoded.pop(next(iter(self._encoded)))
-                    self._encoded[key] = Exemplar.encoded(self.store.crop(clip, moved, n + 1), bool(mirrored), encode)
-                return self._encoded[key]
-        return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
-                        self.store.channels(clip, start, n), bool(mirrored))
+        frames = int(self.store.frames[clip])
+        start = max(0, min((a + b - n) // 2, frames - n - 1))
+        return self._encoded_crop(clip, start, n, bool(mirrored), encode)
+
+    def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode) -> Exemplar:
+        """The exemplar of frames ``start : start + n`` of ``clip`` (``n + 1`` joint frames give ``n`` feature
+        frames), encoded now and cached (the last 64); a clip too short for them is held at its first and last
+        pose to ``n + 1`` frames, centred."""
+        key = (clip, start, n, mirrored)
+        if key not in self._encoded:
+            frames = int(self.store.frames[clip])
+            if start + n + 1 <= frames:
+                joints = self.store.crop(clip, start, n + 1)
+            else:
+                whole = self.store.crop(clip, 0, frames)
+                before = (n + 1 - frames) // 2
+                joints = np.concatenate([np.repeat(whole[:1], before, 0), whole,
+                                         np.repeat(whole[-1:], n + 1 - frames - before, 0)])
+            if len(self._encoded) >= 64:
+                self._encoded.pop(next(iter(self._encoded)))
+            self._encoded[key] = Exemplar.encoded(joints, mirrored, encode)
+        return self._encoded[key]
 
 
 def retrieval_timesteps(start_t: int, num_steps: int, grid: int = 20) -> tuple[int, ...]:
@@ -248,11 +277,14 @@ def retrieval_timesteps(start_t: int, num_steps: int, grid: int = 20) -> tuple[i
 
 @dataclass(frozen=True)
 class Pick:
-    """A retrieved caption ``caption``, its window ``window`` and the bank length index ``bucket`` used."""
+    """A retrieved caption ``caption``, its window ``window``, the index ``bucket`` of the longest bank length
+    (:data:`BANK_LENGTHS`) its latents are used at, and the exemplar length ``length`` (frames) the clip asks
+    for (the bank length at or above the clip's)."""
 
     caption: int
     window: int
     bucket: int
+    length: int
 
 
 @torch.no_grad()

@@ -59,6 +59,7 @@ class BodyConfig:
     hold_speed_m_s: float = 0.3        # … (slower than this, …
     hold_still_m: float = 0.04         # … its height within this) …
     hold_min_height_m: float = 0.12    # … this far above the floor stands on something
+    stand_extension: float = 0.8       # a leg this straight (hip–ankle / leg) bears the weight: standing
 
     def __post_init__(self) -> None:
         if not 0.0 < self.contact_channel < 1.0:
@@ -131,10 +132,13 @@ def contacts_from(joints: np.ndarray, channels: np.ndarray | None = None,
 
 
 def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig(),
-           flight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           flight: np.ndarray | None = None,
+           support: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stand supported frames on the floor: returns (joints, vertical shift ``(T,)`` added in metres, flight
     frames ``(T,)``). ``flight``: the flight frames of an earlier round, kept (a later round sees a flight
-    already shaped and would find it shorter each time).
+    already shaped and would find it shorter each time). ``support (T,)``: heights of raised surfaces known
+    from elsewhere (:func:`support_heights` of the real motion a clip was made from; NaN: none), used besides
+    the clip's own :func:`raised_holds`.
 
     Supported frames: those with a contact, and the frames of every contact-free run that is no real flight
     (:func:`flight_frames`). On a supported frame the shift puts the lowest contact joint (the lowest foot
@@ -144,6 +148,8 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
     out = np.array(joints, dtype=np.float64, copy=True)
     feet_y = out[:, list(FOOT_JOINTS), 1]                                  # (T, 4)
     surface = raised_holds(out, cfg)
+    if support is not None:
+        surface = np.fmin(surface, support)
     held = np.isfinite(surface)
     if flight is None:
         flight = flight_frames(out, contact.any(axis=1) | held, cfg)
@@ -185,6 +191,37 @@ def raised_holds(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarr
         for a, b in segments(still & (point[:, 1] > cfg.hold_min_height_m)):
             if b - a >= cfg.hold_frames and np.ptp(point[a:b, 1]) <= cfg.hold_still_m:
                 surface[a:b] = np.fmin(surface[a:b], point[a:b, 1].mean())
+    return surface
+
+
+def support_heights(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
+    """Heights ``(T,)`` of the raised surfaces a real motion ``joints (T, 22, 3)`` stands on, above its lowest
+    foot point (NaN where it stands on that floor or is in the air): where a foot's lower joint is still
+    (horizontal and vertical speed under ``hold_speed_m_s``) for ``min_contact_frames`` or more, more than
+    ``hold_min_height_m`` up, and bears the weight — it is the lowest foot joint (within ``hold_still_m``; not
+    a leg held up) and a leg is near straight (``stand_extension``; not sitting with the feet off the floor);
+    gaps up to ``hold_frames`` long between two such stances (the swing from one
+    step to the next) are bridged. Real motion holds its feet still on each step, so short stances count,
+    where :func:`raised_holds` (for the model's own bobbing feet) needs long ones."""
+    joints = np.asarray(joints, dtype=np.float64)
+    t_total = len(joints)
+    feet_y = joints[:, list(FOOT_JOINTS), 1]
+    floor = feet_y.min()
+    standing = leg_extension(joints) >= cfg.stand_extension
+    surface = np.full(t_total, np.nan)
+    for _, _, ankle, toe in LEGS:
+        low_joint = np.where(joints[:, ankle, 1] < joints[:, toe, 1], ankle, toe)
+        point = joints[np.arange(t_total), low_joint]                       # (T, 3)
+        rise = np.abs(np.gradient(point[:, 1])) * FPS if t_total > 1 else np.zeros(t_total)
+        still = (horizontal_speed(point) < cfg.hold_speed_m_s) & (rise < cfg.hold_speed_m_s)
+        bearing = standing & (point[:, 1] <= feet_y.min(axis=1) + cfg.hold_still_m)   # the lowest foot, legs up
+        for a, b in segments(still & bearing & (point[:, 1] - floor > cfg.hold_min_height_m)):
+            if b - a >= cfg.min_contact_frames:
+                surface[a:b] = np.fmin(surface[a:b], point[a:b, 1].mean() - floor)
+    known = np.flatnonzero(np.isfinite(surface))
+    for a, b in zip(known[:-1], known[1:]):
+        if 1 < b - a <= cfg.hold_frames + 1:
+            surface[a + 1:b] = np.interp(np.arange(a + 1, b), [a, b], [surface[a], surface[b]])
     return surface
 
 
@@ -339,10 +376,10 @@ def keep_above_floor(joints: np.ndarray) -> np.ndarray:
 
 
 def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
-              cfg: BodyConfig = BodyConfig()) -> tuple[np.ndarray, dict[str, Any]]:
+              cfg: BodyConfig = BodyConfig(), support: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The three passes on one clip ``joints (T, 22, 3)`` (``channels (T, 4)``: the model's contact features,
-    optional). Returns (joints float32, report: passes run, contact share, largest vertical shift and bone
-    change in metres)."""
+    optional; ``support (T,)``: raised surfaces the clip stands on, :func:`ground`). Returns (joints float32,
+    report: passes run, contact share, largest vertical shift and bone change in metres)."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (22, 3):
         raise ValueError(f"joints must have shape (T, 22, 3), got {joints.shape}")
@@ -357,7 +394,7 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
     if cfg.grounded:
         shift, flight = np.zeros(len(out)), None
         for _ in range(cfg.ground_rounds):                # heights change: contacts are found again
-            out, more, flight = ground(out, contact, cfg, flight)
+            out, more, flight = ground(out, contact, cfg, flight, support)
             shift += more
             contact = contacts_from(out, channels, cfg) & ~flight[:, None]
         report["ground_shift_max_m"] = float(np.abs(shift).max())

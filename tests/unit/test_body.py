@@ -165,3 +165,28 @@ def test_planting_a_gliding_foot_does_not_pop(real):
     before = np.linalg.norm(np.diff(glide, axis=0), axis=-1).max() * FPS
     print(f"gliding foot: largest joint speed {speed.max():.2f} m/s (input {before:.2f})")
     assert speed.max() < 6.9
+
+
+def test_steps_a_real_clip_climbs_are_kept_and_a_raised_leg_is_no_step():
+    """A real climb (cmu_14_23, train: up three steps and down again) stands on raised surfaces that
+    support_heights finds; ground passes given them keep the climb (pelvis up 0.6 m), where without them the
+    steps are pressed flat (the defect: a prompted climb came out as walking on the spot). A balance on one
+    leg (cmu_49_20: the free foot held still in the air) and a walk on the floor have no raised support."""
+    from motionlcm_core.data import load_cmu_clips
+    from motionlcm_core.motion.body import support_heights
+    clips = {c.clip_id: c for c in load_cmu_clips("train", mirror=False)[0]}
+    if "cmu_14_23" not in clips or "cmu_49_20" not in clips:
+        pytest.skip("the train climb and balance clips are not in the data")
+    climb = recover_joints(np.ascontiguousarray(clips["cmu_14_23"].feats, dtype=np.float32)).astype(np.float64)
+    support = support_heights(climb)
+    assert np.isfinite(support).mean() > 0.3 and np.nanmax(support) > 0.4
+
+    def rise(j):
+        return j[:, 0, 1].max() - j[:20, 0, 1].mean()
+
+    assert rise(climb) > 0.5
+    assert rise(hold_body(climb, support=support)[0]) > 0.5
+    assert rise(hold_body(climb)[0]) < 0.2
+    balance = recover_joints(np.ascontiguousarray(clips["cmu_49_20"].feats, dtype=np.float32))
+    assert not np.isfinite(support_heights(balance)).any()
+    assert not np.isfinite(support_heights(_walk(_real_clips()))).any()

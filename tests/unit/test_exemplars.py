@@ -119,6 +119,12 @@ def test_limb_sides_are_not_movement_directions():
     right_kick = direction_flags("a person kicks a ball with the right foot")
     assert conflicts(right_kick, torch.tensor([direction_flags("kicks a soccer ball with the left foot")])).item()
     assert not conflicts(right_kick, torch.tensor([direction_flags("a person kicks a ball")])).item()
+    # gaits: walking is not retrieved for running (nor the other way), a caption with both is
+    run = direction_flags("a person runs at full speed along a straight path")
+    assert conflicts(run, torch.tensor([direction_flags("a person walks forward in a straight line")])).item()
+    assert not conflicts(run, torch.tensor([direction_flags("a person walks and breaks into a run")])).item()
+    assert not conflicts(run, torch.tensor([direction_flags("a person jogs ahead")])).item()
+    assert conflicts(direction_flags("someone strolls"), torch.tensor([direction_flags("someone sprints")])).item()
 
 
 def test_rare_words_weigh_more_and_clauses_place_the_action():
@@ -190,3 +196,39 @@ def test_the_indexed_word_score_is_the_plain_one():
         for weights in (None, idf):
             np.testing.assert_allclose(indexed_overlap(prompt, word_index(captions), len(captions), weights),
                                        word_overlap(prompt, captions, weights), atol=1e-6)
+
+
+def test_a_window_shorter_than_the_clip_is_lengthened_from_its_clip_or_held(pipe, clips):
+    """A pick whose window is shorter than the clip gets an exemplar of the clip's length: the window with
+    its clip's neighbouring frames around it, or, where the whole clip is shorter, the clip with its first and
+    last poses held (no motion there)."""
+    import dataclasses
+    short = dataclasses.replace(clips[0], feats=clips[0].feats[:50], feats_mirror=clips[0].feats_mirror[:50])
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), [short, *clips[1:4]])
+    encode = pipe._encode_exemplar
+    from motionlcm_core.retrieval import Pick
+    cases = set()
+    for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
+        frames = int(bank.store.frames[clip])
+        caption = int(torch.nonzero(bank.window == w)[0])
+        n = next((m for m in BANK_LENGTHS if m > b - a), None)
+        if n is None or mirrored:
+            continue
+        ex = bank.exemplar(Pick(caption, w, 0, n), None, encode)
+        assert ex is not None and ex.real.shape == (n, 67) and ex.start.shape == bank.latents.shape[2:]
+        def heights(j):                # heights above the lowest joint: neither facing nor floor matter
+            return j[..., 1] - j[..., 1].min()
+
+        joints = recover_joints(_full(ex.real))
+        cases.add(frames > n + 1)
+        if frames > n + 1:             # lengthened from the clip: the real frames around the window
+            start = max(0, min((a + b - n) // 2, frames - n - 1))
+            np.testing.assert_allclose(heights(joints), heights(bank.store.crop(clip, start, n)), atol=0.01)
+        else:                          # held: the clip in the middle, standing still before and after it
+            before = (n + 1 - frames) // 2
+            np.testing.assert_allclose(heights(joints[before:before + frames - 1]),
+                                       heights(bank.store.crop(clip, 0, frames - 1)), atol=0.01)
+            assert np.abs(np.diff(joints[:before], axis=0)).max(initial=0.0) < 1e-3
+            assert np.abs(np.diff(joints[before + frames - 1:], axis=0)).max(initial=0.0) < 1e-3
+    assert cases == {True, False}
+    assert bank.exemplar(Pick(0, int(bank.window[0]), 0, BANK_LENGTHS[-1] * 4), None, None) is None

@@ -42,14 +42,19 @@ def _bank(n_windows: int = 3, latent=(8, 16)) -> MotionBank:
     return MotionBank(text, torch.arange(n_windows), frames, latents)
 
 
-def test_lookup_picks_the_nearest_caption_long_enough():
+def test_lookup_picks_the_nearest_caption_scoring_short_windows_down():
     bank = _bank()
     query = torch.eye(3, 384)[[2]][:, None]
     got, picked = bank.retrieve(query, [60], seed=0, cfg=RetrievalConfig(top_k=1))
     assert picked == [2] and torch.all(got == 2.0)
-    # window 0 is too short for 196 frames: a query nearest to it still gets a window that is long enough
+    # window 0 (160 frames) is 18 % too short for 196: it is scored down by short_penalty × 0.18, and when
+    # picked its longest crop's latents are used
     got, picked = bank.retrieve(torch.eye(3, 384)[[0]][:, None], [196], seed=0, cfg=RetrievalConfig(top_k=1))
-    assert picked != [0] and torch.isfinite(got).all()
+    assert picked == [0] and torch.all(got == 0.0)
+    near_both = torch.nn.functional.normalize(torch.eye(3, 384)[0] + 0.9 * torch.eye(3, 384)[1], dim=0)[None, None]
+    assert bank.retrieve(near_both, [196], seed=0, cfg=RetrievalConfig(top_k=1))[1] == [1]
+    assert bank.retrieve(near_both, [196], seed=0, cfg=RetrievalConfig(top_k=1, short_penalty=0.0))[1] == [0]
+    assert bank.retrieve(near_both, [160], seed=0, cfg=RetrievalConfig(top_k=1))[1] == [0]
     # top_k: the seed picks among the nearest, reproducibly
     uniform = RetrievalConfig(top_k=3, temperature=0.0)
     draws = {tuple(bank.retrieve(torch.eye(3, 384)[[1]][:, None], [60], seed=s, cfg=uniform)[1]) for s in range(20)}
