@@ -14,9 +14,9 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "conflicts", "content_words", "direction_flags",
-           "indexed_overlap", "inverse_document_frequency", "names_sideways", "word_index",
-           "word_overlap"]
+__all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
+           "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
+           "names_sideways", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -140,16 +140,36 @@ def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:
 _CLAUSE_SPLIT = re.compile(r",|;|:|\bthen\b|\bbefore\b|\bfinally\b|\bafterwards\b", re.I)
 
 
-def clause_centre(prompt: str, caption: str, idf: dict[str, float] | None = None) -> float | None:
-    """Where in its window (0 = start, 1 = end) ``caption`` places the prompt's action: the centre of the one
-    clause (split at commas, "then", "before", ...; clauses taken as equally long, in time order) that holds
-    the most of the prompt's content words (weighted by ``idf``). None when the caption has one clause or no
-    clause stands out."""
-    clauses = [c for c in _CLAUSE_SPLIT.split(caption) if content_words(c)]
-    if len(clauses) < 2:
+def clauses(caption: str) -> list[str]:
+    """The clauses of a caption that lists actions in time order (split at commas, "then", "before", ...),
+    those with content words."""
+    return [c for c in _CLAUSE_SPLIT.split(caption) if content_words(c)]
+
+
+def matched_clause(prompt: str, caption: str, idf: dict[str, float] | None = None) -> int | None:
+    """Index of the one clause of ``caption`` (:func:`clauses`) that holds the most of the prompt's content words
+    (weighted by ``idf``); None when the caption has one clause or no clause stands out."""
+    parts = clauses(caption)
+    if len(parts) < 2:
         return None
-    scores = word_overlap(prompt, [content_words(c) for c in clauses], idf)
+    scores = word_overlap(prompt, [content_words(c) for c in parts], idf)
     best = int(torch.argmax(scores))
     if scores[best] <= 0 or (scores == scores[best]).sum() > 1:
         return None
-    return (best + 0.5) / len(clauses)
+    return best
+
+
+def clause_centre(prompt: str, caption: str, idf: dict[str, float] | None = None) -> float | None:
+    """Where in its window (0 = start, 1 = end) ``caption`` places the prompt's action: the centre of its
+    :func:`matched_clause` (clauses taken as equally long, in time order). None when the caption has one clause
+    or no clause stands out."""
+    best = matched_clause(prompt, caption, idf)
+    return None if best is None else (best + 0.5) / len(clauses(caption))
+
+
+def key_words(prompt: str, caption: str, idf: dict[str, float] | None = None) -> frozenset[str]:
+    """The prompt's content words that ``caption`` holds — in its :func:`matched_clause` where it has one: what
+    the caption shares with the prompt about the prompt's action."""
+    best = matched_clause(prompt, caption, idf)
+    part = caption if best is None else clauses(caption)[best]
+    return content_words(prompt) & content_words(part)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, names_sideways, word_index,
+                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, word_index,
                             word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.quaternion import qrot, yaw_quat
@@ -223,25 +223,50 @@ class MotionBank:
             return None
         clip, a, b, mirrored = self.sources[pick.window].tolist()
         n = pick.length
+        caption = pick.caption
+        placing = prompt is not None and encode is not None and self.captions is not None
+        if placing and b - a > n:
+            caption, a, b = self._narrowest(pick, prompt)
         if b - a >= n:
-            centre = (clause_centre(prompt, self.captions[pick.caption], self.idf)
-                      if prompt is not None and encode is not None and self.captions is not None and b - a > n
-                      else None)
+            centre = clause_centre(prompt, self.captions[caption], self.idf) if placing and b - a > n else None
             start = a + ((b - a) - n) // 2
             if centre is not None:
-                moved = a + int(round(centre * (b - a) - n / 2))
-                moved = max(a, min(moved, b - n, int(self.store.frames[clip]) - n - 1))
-                if moved != start and moved >= 0:
-                    return self._encoded_crop(clip, moved, n, bool(mirrored), encode)
+                start = a + int(round(centre * (b - a) - n / 2))
+                start = max(a, min(start, b - n, int(self.store.frames[clip]) - n - 1))
             w0 = self._unmirrored.get((clip, a, b))
-            if w0 is not None and pick.bucket < len(BANK_LENGTHS) and BANK_LENGTHS[pick.bucket] == n:
+            if (w0 is not None and caption == pick.caption and start == a + ((b - a) - n) // 2
+                    and pick.bucket < len(BANK_LENGTHS) and BANK_LENGTHS[pick.bucket] == n):
                 return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
                                 self.store.channels(clip, start, n), bool(mirrored))
+            if encode is not None and start >= 0:
+                return self._encoded_crop(clip, start, n, bool(mirrored), encode)
         if encode is None:
             return None
         frames = int(self.store.frames[clip])
         start = max(0, min((a + b - n) // 2, frames - n - 1))
         return self._encoded_crop(clip, start, n, bool(mirrored), encode)
+
+    def _narrowest(self, pick: Pick, prompt: str, share: float = 0.5) -> tuple[int, int, int]:
+        """``(caption, a, b)``: the shortest window of ``pick``'s clip inside ``pick``'s window (same mirroring)
+        whose caption holds at least ``share`` of the prompt's :func:`~motionlcm_core.caption_match.key_words`
+        for the picked caption (weighted by inverse document frequency) — a phase that places the action more
+        closely than a long window's clauses can ("jumping jacks, jogging in place, squats, …" over 45 s has
+        the phase "does jumping jacks and then jogs in place" over its first 8 s); ``pick``'s own when none."""
+        clip, a, b, mirrored = self.sources[pick.window].tolist()
+        keys = key_words(prompt, self.captions[pick.caption], self.idf)
+        total = sum(self.idf.get(k, 0.0) for k in keys)
+        best = (b - a, pick.caption, a, b)
+        if total <= 0:
+            return best[1:]
+        inside = ((self.sources[:, 0] == clip) & (self.sources[:, 3] == mirrored) & (self.sources[:, 1] >= a)
+                  & (self.sources[:, 2] <= b) & (self.sources[:, 2] - self.sources[:, 1] < b - a))
+        for w in torch.nonzero(inside)[:, 0].tolist():
+            a2, b2 = self.sources[w, 1:3].tolist()
+            for i in torch.nonzero(self.window == w)[:, 0].tolist():
+                held = sum(self.idf.get(k, 0.0) for k in keys & self.words[i])
+                if held >= share * total and (b2 - a2, i) < best[:2]:
+                    best = (b2 - a2, i, a2, b2)
+        return best[1:]
 
     def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode) -> Exemplar:
         """The exemplar of frames ``start : start + n`` of ``clip`` (``n + 1`` joint frames give ``n`` feature

@@ -232,3 +232,31 @@ def test_a_window_shorter_than_the_clip_is_lengthened_from_its_clip_or_held(pipe
             assert np.abs(np.diff(joints[before + frames - 1:], axis=0)).max(initial=0.0) < 1e-3
     assert cases == {True, False}
     assert bank.exemplar(Pick(0, int(bank.window[0]), 0, BANK_LENGTHS[-1] * 4), None, None) is None
+
+
+def test_a_phase_of_a_long_window_places_the_action(pipe, clips):
+    """A long routine window ("jumping jacks, jogging in place, squats, ...", its clauses taken as equally long)
+    places its first action badly; a phase of the same clip whose caption holds the prompt's key words
+    ("does jumping jacks and then jogs in place", the first 8 s) places it: the exemplar is cropped from there."""
+    import dataclasses
+    from motionlcm_core.caption_match import key_words
+    from motionlcm_core.data.text import CaptionLine
+    from motionlcm_core.retrieval import Pick
+    routine = "a person exercises in place: jumping jacks, jogging in place, squats, knee raises and twists."
+    phase = "a person does jumping jacks and then jogs in place."
+    clip = dataclasses.replace(clips[0], captions=(CaptionLine(routine), CaptionLine(phase, 0.0, 8.0)))
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), [clip, clips[1]])
+    prompt = "someone doing jumping jacks"
+    assert key_words(prompt, routine) == frozenset({"jump", "jack"})
+    def unmirrored(text):
+        return next(i for i, c in enumerate(bank.captions) if c == text and not bank.sources[bank.window[i], 3])
+
+    whole = unmirrored(routine)
+    w = int(bank.window[whole])
+    assert bank._narrowest(Pick(whole, w, 2, 80), prompt) == (unmirrored(phase), 0, 160)
+    assert bank._narrowest(Pick(whole, w, 2, 80), "a person squats")[1:] == (0, len(clip.feats))  # not in the phase
+    crops = []
+    original = bank._encoded_crop
+    bank._encoded_crop = lambda c, start, n, m, e: crops.append((c, start, n)) or original(c, start, n, m, e)
+    bank.exemplar(Pick(whole, w, 2, 80), prompt, pipe._encode_exemplar)
+    assert crops == [(0, 0, 80)]          # the first clause of the 8 s phase, not of the whole window (0–5 s)
