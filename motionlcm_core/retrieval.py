@@ -87,9 +87,9 @@ class MotionBank:
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
         self.store = store if self.sources is not None else None
+        self._sides: torch.Tensor | None = None                       # (W, 3) of _window_sides, on first use
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
-        self._sides: torch.Tensor | None = None                                    # (W, 2), on first use
 
     @property
     def flags(self) -> torch.Tensor:
@@ -143,24 +143,30 @@ class MotionBank:
             bucket = int(np.searchsorted(BANK_LENGTHS, min(n, BANK_LENGTHS[-1])))
             lacking = (1.0 - window_frames / float(min(n, BANK_LENGTHS[-1]))).clamp(min=0.0)
             score = sims[b] - cfg.short_penalty * lacking
+            side = None
             if prompts is not None:
                 flags = direction_flags(prompts[b])
                 if flags:
                     score = torch.where(conflicts(flags, self.flags), score - 4.0, score)
-                mismatch = self._side_mismatch(flags, names_sideways(prompts[b])) if cfg.side_check > 0 else None
-                if mismatch is not None:
-                    score = torch.where(mismatch, score - cfg.side_check, score)
                 if self.words is not None and cfg.word_weight > 0:
                     score = score + cfg.word_weight * indexed_overlap(prompts[b], self._index, len(self.words),
                                                                       self.idf if cfg.idf else None)
-            order, seen = [], set()
-            for i in torch.argsort(score, descending=True).tolist():
-                w = int(self.window[i])
-                if w not in seen:
-                    seen.add(w)
-                    order.append(i)
-                if len(order) == cfg.top_k:
-                    break
+                if cfg.side_check > 0 and self.store is not None and bool(flags & 1) != bool(flags & 2):
+                    side = (1.0 if flags & 1 else -1.0, names_sideways(prompts[b]))
+                    if self._sides is None:
+                        self._sides = self._window_sides()
+                    whole = moves_that_way(self._sides, *side)[self.window]           # (N,) the whole window
+                    score = torch.where(whole, score, score - cfg.side_check)
+            leading = self._distinct(score, cfg.top_k if side is None else max(16, 4 * cfg.top_k))
+            if side is not None:             # and the crop each would give (a long window's part of it)
+                placed = [self.placement(Pick(i, int(self.window[i]), bucket, BANK_LENGTHS[bucket]),
+                                         prompts[b] if cfg.exemplar else None) for i in leading]
+                crop = moves_that_way(torch.stack([self._crop_sides(pl) for pl in placed]), *side)
+                score = score.clone()
+                index = torch.tensor(leading)
+                score[index] = torch.where(crop | ~whole[index], score[index], score[index] - cfg.side_check)
+                leading = [leading[k] for k in torch.argsort(score[index], descending=True, stable=True).tolist()]
+            order = leading[:cfg.top_k]
             if cfg.temperature > 0:
                 top = score[order].double()
                 weights = torch.softmax((top - top.max()) / cfg.temperature, 0).numpy()
@@ -179,52 +185,53 @@ class MotionBank:
         picks = self.choose(text, lengths, seed, cfg, prompts)
         return torch.stack([self.latents[p.window, p.bucket] for p in picks]), [p.caption for p in picks]
 
-    def _window_sides(self) -> torch.Tensor:
-        """``(W, 2)``: each window's net turn (degrees, left positive) and sideways travel (m, to the body's
-        left at its first frame), from the exemplar store; a mirrored window's are the mirror's."""
-        clip, a, b, mirrored = self.sources.numpy().T
-        first = self.store.offsets[clip] + a
-        last = self.store.offsets[clip] + b - 1
-        half_yaw = torch.from_numpy(self.store.half_yaw.astype(np.float64))
-        step = np.zeros((len(first), 3))
-        step[:, [0, 2]] = self.store.root_xz[last] - self.store.root_xz[first]
-        side = qrot(yaw_quat(half_yaw[first]), torch.from_numpy(step))[:, 0]
-        turn = -2.0 * torch.rad2deg(half_yaw[last] - half_yaw[first])
-        sign = torch.from_numpy(np.where(mirrored == 1, -1.0, 1.0))
-        return torch.stack([sign * turn, sign * side], dim=1).float()
+    def _distinct(self, score: torch.Tensor, count: int) -> list[int]:
+        """The ``count`` best-scored captions ``score (N,)`` of distinct windows, best first."""
+        order, seen = [], set()
+        for i in torch.argsort(score, descending=True).tolist():
+            w = int(self.window[i])
+            if w not in seen:
+                seen.add(w)
+                order.append(i)
+                if len(order) == count:
+                    break
+        return order
 
-    def _side_mismatch(self, flags: int, sideways: bool) -> torch.Tensor | None:
-        """``(N,)`` True where a caption's window does not move the way the prompt says (left or right): it
-        neither turns more than 30° nor travels more than 0.3 m sideways that way (``sideways``: a side-step
-        prompt, only the travel counts). None: the prompt names no single side, or the bank has no store."""
-        left, right = bool(flags & 1), bool(flags & 2)
-        if self.store is None or left == right:
-            return None
-        if self._sides is None:
-            self._sides = self._window_sides()
-        sign = 1.0 if left else -1.0
-        agree = sign * self._sides[:, 1] > 0.3
-        if not sideways:
-            agree = agree | (sign * self._sides[:, 0] > 30.0)
-        return ~agree[self.window]
+    def _window_sides(self) -> torch.Tensor:
+        """``(W, 3)``: every window's :meth:`_crop_sides` as a whole (turn, sideways and forward travel)."""
+        return torch.stack([self._crop_sides(Placement(clip, a, b - a, bool(m), False))
+                            for clip, a, b, m in self.sources.tolist()])
+
+    def _crop_sides(self, placed: "Placement") -> torch.Tensor:
+        """``(3,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
+        frame) and forward travel (m) of a placed crop (:meth:`placement`), read from the exemplar store; a
+        mirrored crop's turn and sideways travel are the negation."""
+        frames = int(self.store.frames[placed.clip])
+        first = int(self.store.offsets[placed.clip]) + placed.start
+        last = int(self.store.offsets[placed.clip]) + min(placed.start + placed.length, frames) - 1
+        half_yaw = torch.tensor(self.store.half_yaw[[first, last]].astype(np.float64))
+        step = torch.zeros(3, dtype=torch.float64)
+        step[[0, 2]] = torch.from_numpy((self.store.root_xz[last] - self.store.root_xz[first]).astype(np.float64))
+        local = qrot(yaw_quat(half_yaw[0]), step)
+        turn = -2.0 * torch.rad2deg(half_yaw[1] - half_yaw[0])
+        sign = -1.0 if placed.mirrored else 1.0
+        return torch.stack([sign * turn, sign * local[0], local[2]]).float()
 
     # ------------------------------------------------------------------ exemplars
-    def exemplar(self, pick: Pick, prompt: str | None = None, encode=None) -> Exemplar | None:
-        """The :class:`~motionlcm_core.exemplars.Exemplar` of ``pick``'s window at the clip's length ``L =
-        pick.length`` (None when the bank has no exemplars): its centre crop, whose latents the bank holds; or,
-        encoded on the spot by ``encode(feats (L, 263)) -> latent (L_tokens, D)``:
+    def placement(self, pick: Pick, prompt: str | None = None) -> "Placement":
+        """Where in its clip ``pick``'s exemplar of ``L = pick.length`` frames lies (the bank must have an
+        exemplar store): the window's centre crop, whose latents the bank holds; or, given the ``prompt``:
 
-        - when the window is longer than ``L`` and its caption lists actions in order with the ``prompt``'s in
-          one of them (:func:`~motionlcm_core.caption_match.clause_centre`), the crop around that clause;
+        - when the window is longer than ``L``, the crop around the prompt's action: in the shortest phase of
+          the clip that names it (:meth:`_narrowest`), around the clause that names it
+          (:func:`~motionlcm_core.caption_match.clause_centre`), else its centre;
         - when the window is shorter than ``L``, the ``L`` frames of its clip centred on it (the clip's
-          neighbouring motion around it), and where the clip itself is shorter, the clip with its first and
-          last poses held before and after it."""
-        if self.store is None:
-            return None
+          neighbouring motion around it), and where the clip itself is shorter, the clip, held at its first
+          and last pose (:meth:`_encoded_crop`)."""
         clip, a, b, mirrored = self.sources[pick.window].tolist()
         n = pick.length
         caption = pick.caption
-        placing = prompt is not None and encode is not None and self.captions is not None
+        placing = prompt is not None and self.captions is not None
         if placing and b - a > n:
             caption, a, b = self._narrowest(pick, prompt)
         if b - a >= n:
@@ -233,18 +240,27 @@ class MotionBank:
             if centre is not None:
                 start = a + int(round(centre * (b - a) - n / 2))
                 start = max(a, min(start, b - n, int(self.store.frames[clip]) - n - 1))
-            w0 = self._unmirrored.get((clip, a, b))
-            if (w0 is not None and caption == pick.caption and start == a + ((b - a) - n) // 2
-                    and pick.bucket < len(BANK_LENGTHS) and BANK_LENGTHS[pick.bucket] == n):
-                return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
-                                self.store.channels(clip, start, n), bool(mirrored))
-            if encode is not None and start >= 0:
-                return self._encoded_crop(clip, start, n, bool(mirrored), encode)
+            bank = (caption == pick.caption and start == a + ((b - a) - n) // 2 and (clip, a, b) in self._unmirrored
+                    and pick.bucket < len(BANK_LENGTHS) and BANK_LENGTHS[pick.bucket] == n)
+            return Placement(clip, start, n, bool(mirrored), bank)
+        frames = int(self.store.frames[clip])
+        return Placement(clip, max(0, min((a + b - n) // 2, frames - n - 1)), n, bool(mirrored), False)
+
+    def exemplar(self, pick: Pick, prompt: str | None = None, encode=None) -> Exemplar | None:
+        """The :class:`~motionlcm_core.exemplars.Exemplar` of ``pick`` placed by :meth:`placement`: from the
+        bank's latents, or encoded on the spot by ``encode(feats (L, 263)) -> latent (L_tokens, D)`` (None
+        when that is needed and no ``encode`` is given, or the bank has no exemplars)."""
+        if self.store is None:
+            return None
+        placed = self.placement(pick, prompt if encode is not None else None)
+        if placed.bank:
+            clip, a, b, _ = self.sources[pick.window].tolist()
+            w0 = self._unmirrored[(clip, a, b)]
+            return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
+                            self.store.channels(clip, placed.start, placed.length), placed.mirrored)
         if encode is None:
             return None
-        frames = int(self.store.frames[clip])
-        start = max(0, min((a + b - n) // 2, frames - n - 1))
-        return self._encoded_crop(clip, start, n, bool(mirrored), encode)
+        return self._encoded_crop(placed.clip, placed.start, placed.length, placed.mirrored, encode)
 
     def _narrowest(self, pick: Pick, prompt: str, share: float = 0.5) -> tuple[int, int, int]:
         """``(caption, a, b)``: the shortest window of ``pick``'s clip inside ``pick``'s window (same mirroring)
@@ -310,6 +326,30 @@ class Pick:
     window: int
     bucket: int
     length: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An exemplar's frames: ``length`` frames of clip ``clip`` from ``start`` (a clip shorter than that is held
+    at its ends), mirrored or not; ``bank``: they are the centre crop whose latents the bank holds."""
+
+    clip: int
+    start: int
+    length: int
+    mirrored: bool
+    bank: bool
+
+
+def moves_that_way(sides: torch.Tensor, sign: float, sideways: bool) -> torch.Tensor:
+    """``(K,)`` True where motions with ``sides (K, 3)`` (net turn in degrees, sideways and forward travel in
+    m, left positive) go to the side ``sign`` (+1 left, -1 right): turning more than 30° or travelling more
+    than 0.3 m sideways that way; for a side-step prompt (``sideways``) only the sideways travel counts, and
+    only where it exceeds the forward travel (walking ahead and veering left also ends up to the left) and the
+    body keeps facing ahead (net turn under 45°: a spin travels sideways too)."""
+    agree = sign * sides[:, 1] > 0.3
+    if sideways:
+        return agree & (sides[:, 1].abs() > sides[:, 2].abs()) & (sides[:, 0].abs() < 45.0)
+    return agree | (sign * sides[:, 0] > 30.0)
 
 
 @torch.no_grad()

@@ -165,26 +165,46 @@ def test_later_steps_polish_at_low_noise():
 
 
 def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
-    """The bank reads each window's net turn and sideways travel from its exemplar (a mirror's are the
-    negation); a prompt naming one side prefers windows that turn or travel that way (side-steps: travel)."""
+    """The bank reads each window's (and each placed crop's) net turn, sideways and forward travel from its
+    exemplar (a mirror's turn and sideways travel are the negation); a prompt naming one side prefers windows
+    that turn or travel that way; side-steps: travel that way more than ahead, facing kept."""
     from motionlcm_core.caption_match import names_sideways
+    from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
+    assert sides.shape == (bank.latents.shape[0], 3)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
-            np.testing.assert_allclose(sides[w], -sides[twin], atol=1e-5)
-    bank._sides = torch.zeros_like(sides)
-    bank._sides[0] = torch.tensor([90.0, 0.0])               # turns left
-    bank._sides[1] = torch.tensor([0.0, -1.0])               # travels right
-    on_0, on_1 = bank.window == 0, bank.window == 1
-    turn_left = bank._side_mismatch(direction_flags("a person turns left"), False)
-    assert not turn_left[on_0].any() and turn_left[on_1].all()
-    step_right = bank._side_mismatch(direction_flags("someone side-steps to the right"),
-                                     names_sideways("someone side-steps to the right"))
-    assert step_right[on_0].all() and not step_right[on_1].any()
-    assert bank._side_mismatch(direction_flags("a person walks"), False) is None
+            np.testing.assert_allclose(sides[w, :2], -sides[twin, :2], atol=1e-5)
+            np.testing.assert_allclose(sides[w, 2], sides[twin, 2], atol=1e-5)
+    # a crop's figures are the whole window's when the crop is the window
+    clip, a, b, m = bank.sources[0].tolist()
+    np.testing.assert_allclose(bank._crop_sides(Placement(clip, a, b - a, bool(m), False)), sides[0])
+    centre = bank.placement(Pick(0, 0, 0, 40))
+    assert centre.start == a + (b - a - 40) // 2 and centre.length == 40
+    figures = torch.tensor([[90.0, 0.0, 1.0],       # turns left
+                            [0.0, -1.0, 0.2],       # side-steps right
+                            [0.0, -1.0, 2.0],       # walks ahead, drifting right
+                            [-120.0, -1.0, 0.0]])   # spins right, travelling right
+    assert moves_that_way(figures, 1.0, False).tolist() == [True, False, False, False]
+    assert moves_that_way(figures, -1.0, False).tolist() == [False, True, True, True]
+    assert moves_that_way(figures, -1.0, True).tolist() == [False, True, False, False]
     assert names_sideways("shuffles sideways to the left") and not names_sideways("raises the left side of the body")
+    # the lookup: the nearest caption's window goes left, another's right: "side-steps to the right" gets that
+    near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
+    right = int(bank.window[-1])
+    assert right not in near
+    bank._sides = torch.zeros_like(sides)
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1])
+    bank._crop_sides = lambda placed: torch.tensor([0.0, -1.0, 0.1])      # every crop would do
+    one = RetrievalConfig(top_k=1, side_check=5.0)
+    query = bank.text[:1, None]
+    assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
+    assert bank.choose(query, [40], 0, one, ["someone side-steps to the right"])[0].window == right
+    assert bank.choose(query, [40], 0, RetrievalConfig(top_k=1, side_check=0.0),
+                       ["someone side-steps to the right"])[0].window in near
 
 
 def test_the_indexed_word_score_is_the_plain_one():
