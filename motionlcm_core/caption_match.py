@@ -16,7 +16,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_sideways", "word_index", "word_overlap"]
+           "names_sideways", "names_staying", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -50,6 +50,19 @@ def names_sideways(text: str) -> bool:
     """Whether ``text`` describes moving sideways (side-steps, shuffles, strafes), where "left" and "right" say
     which way the body travels, not which way it turns."""
     return bool(_SIDEWAYS.search(_LIMB_PHRASE.sub(" ", text)))
+
+
+_STILL = re.compile(r"\b((stand|stands|standing|stood|stay|stays|staying|hold|holds|holding|keep|keeps|remain|"
+                    r"remains|remaining) (completely |perfectly |very |quite )?still|motionless|stationary|unmoving|"
+                    r"without (moving|walking|travel\w*)|stays? put)\b", re.I)
+_IN_PLACE = re.compile(r"\b(in place|on the spot|in one place|on the same spot)\b", re.I)
+
+
+def names_staying(text: str) -> int:
+    """What ``text`` says about staying where one is: 2 "still" (stands still, motionless, without moving:
+    neither travelling nor turning), 1 "in place" (jogs on the spot, jumps in place: no travel; turning is
+    allowed, "spins in place"), 0 neither."""
+    return 2 if _STILL.search(text) else 1 if _IN_PLACE.search(text) else 0
 
 
 def direction_flags(text: str) -> int:

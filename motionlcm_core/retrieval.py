@@ -14,23 +14,28 @@ crops). It is built at export (:func:`build_bank`) and stored in the model file 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, word_index,
-                            word_overlap)
+                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, names_staying,
+                            word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
+from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FPS
 
-__all__ = ["BANK_LENGTHS", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "content_words",
+__all__ = ["BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "content_words",
            "direction_flags", "retrieval_timesteps", "word_overlap"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
+#: The shortest caption window the bank holds (1 s): shorter than ``BANK_LENGTHS[0]``, such a window has no
+#: latents and is drawn only where its exemplar can be encoded (lengthened from its clip, its cycles
+#: repeated, or held at its ends: :meth:`MotionBank.placement`).
+BANK_MIN_FRAMES = 20
 @dataclass(frozen=True)
 class RetrievalConfig:
     """``top_k`` nearest captions (distinct windows) to draw from, by seed; the first sampling step starts
@@ -43,7 +48,8 @@ class RetrievalConfig:
     temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
     same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
-    side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side
+    side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side, or
+                                  # travels (turns) where the prompt says in place (still): wanted_motion
     short_penalty: float = 0.5    # score − this × the share of the clip a window is too short for (such a window
                                   # is extended by its clip's neighbouring frames, or held at its ends)
 
@@ -72,6 +78,7 @@ class MotionBank:
         self.window = window.long()
         self.frames = frames.long()
         self.latents = latents.float()
+        self._latent_free = ~torch.isfinite(self.latents[:, 0]).flatten(1).all(1)    # (W,) windows under 40 frames
         self._file_flags = torch.zeros(len(window), dtype=torch.long) if flags is None else flags.long()
         if self._file_flags.shape != self.window.shape:
             raise ValueError("bank: one direction flag per caption expected")
@@ -143,7 +150,9 @@ class MotionBank:
             bucket = int(np.searchsorted(BANK_LENGTHS, min(n, BANK_LENGTHS[-1])))
             lacking = (1.0 - window_frames / float(min(n, BANK_LENGTHS[-1]))).clamp(min=0.0)
             score = sims[b] - cfg.short_penalty * lacking
-            side = None
+            if not (cfg.exemplar and self.store is not None):        # no exemplar: a window needs latents
+                score = torch.where(self._latent_free[self.window], torch.full_like(score, -torch.inf), score)
+            wanted = None
             if prompts is not None:
                 flags = direction_flags(prompts[b])
                 if flags:
@@ -151,17 +160,17 @@ class MotionBank:
                 if self.words is not None and cfg.word_weight > 0:
                     score = score + cfg.word_weight * indexed_overlap(prompts[b], self._index, len(self.words),
                                                                       self.idf if cfg.idf else None)
-                if cfg.side_check > 0 and self.store is not None and bool(flags & 1) != bool(flags & 2):
-                    side = (1.0 if flags & 1 else -1.0, names_sideways(prompts[b]))
+                wanted = wanted_motion(prompts[b], flags) if cfg.side_check > 0 and self.store is not None else None
+                if wanted is not None:
                     if self._sides is None:
                         self._sides = self._window_sides()
-                    whole = moves_that_way(self._sides, *side)[self.window]           # (N,) the whole window
+                    whole = wanted(self._sides)[self.window]                            # (N,) the whole window
                     score = torch.where(whole, score, score - cfg.side_check)
-            leading = self._distinct(score, cfg.top_k if side is None else max(16, 4 * cfg.top_k))
-            if side is not None:             # and the crop each would give (a long window's part of it)
+            leading = self._distinct(score, cfg.top_k if wanted is None else max(16, 4 * cfg.top_k))
+            if wanted is not None:             # and the crop each would give (a long window's part of it)
                 placed = [self.placement(Pick(i, int(self.window[i]), bucket, BANK_LENGTHS[bucket]),
                                          prompts[b] if cfg.exemplar else None) for i in leading]
-                crop = moves_that_way(torch.stack([self._crop_sides(pl) for pl in placed]), *side)
+                crop = wanted(torch.stack([self._crop_sides(pl) for pl in placed]))
                 score = score.clone()
                 index = torch.tensor(leading)
                 score[index] = torch.where(crop | ~whole[index], score[index], score[index] - cfg.side_check)
@@ -175,7 +184,7 @@ class MotionBank:
                 i = order[int(rng.integers(len(order)))]
             w = int(self.window[i])
             usable = [k for k in range(bucket, -1, -1) if torch.isfinite(self.latents[w, k]).all()]
-            picks.append(Pick(i, w, usable[0], BANK_LENGTHS[bucket]))
+            picks.append(Pick(i, w, usable[0] if usable else 0, BANK_LENGTHS[bucket]))
         return picks
 
     def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
@@ -226,8 +235,8 @@ class MotionBank:
           the clip that names it (:meth:`_narrowest`), around the clause that names it
           (:func:`~motionlcm_core.caption_match.clause_centre`), else its centre;
         - when the window is shorter than ``L``, the ``L`` frames of its clip centred on it (the clip's
-          neighbouring motion around it), and where the clip itself is shorter, the clip, held at its first
-          and last pose (:meth:`_encoded_crop`)."""
+          neighbouring motion around it), and where the clip itself is shorter, the clip with its strides
+          repeated (a run of one stride) or held at its first and last pose (:meth:`_encoded_crop`)."""
         clip, a, b, mirrored = self.sources[pick.window].tolist()
         n = pick.length
         caption = pick.caption
@@ -286,8 +295,9 @@ class MotionBank:
 
     def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode) -> Exemplar:
         """The exemplar of frames ``start : start + n`` of ``clip`` (``n + 1`` joint frames give ``n`` feature
-        frames), encoded now and cached (the last 64); a clip too short for them is held at its first and last
-        pose to ``n + 1`` frames, centred."""
+        frames), encoded now and cached (the last 64); a clip too short for them is lengthened to ``n + 1``
+        frames, centred: by repeating its cycles where it is cyclic (a run or a walk of one or two strides,
+        :func:`~motionlcm_core.motion.cycles.loop_period`), else by holding its first and last pose."""
         key = (clip, start, n, mirrored)
         if key not in self._encoded:
             frames = int(self.store.frames[clip])
@@ -295,9 +305,11 @@ class MotionBank:
                 joints = self.store.crop(clip, start, n + 1)
             else:
                 whole = self.store.crop(clip, 0, frames)
+                period = loop_period(whole)
                 before = (n + 1 - frames) // 2
-                joints = np.concatenate([np.repeat(whole[:1], before, 0), whole,
-                                         np.repeat(whole[-1:], n + 1 - frames - before, 0)])
+                joints = (extend_cycles(whole, n + 1, period) if period is not None else
+                          np.concatenate([np.repeat(whole[:1], before, 0), whole,
+                                          np.repeat(whole[-1:], n + 1 - frames - before, 0)]))
             if len(self._encoded) >= 64:
                 self._encoded.pop(next(iter(self._encoded)))
             self._encoded[key] = Exemplar.encoded(joints, mirrored, encode)
@@ -330,14 +342,40 @@ class Pick:
 
 @dataclass(frozen=True)
 class Placement:
-    """An exemplar's frames: ``length`` frames of clip ``clip`` from ``start`` (a clip shorter than that is held
-    at its ends), mirrored or not; ``bank``: they are the centre crop whose latents the bank holds."""
+    """An exemplar's frames: ``length`` frames of clip ``clip`` from ``start`` (a clip shorter than that is
+    lengthened: its cycles repeated or its ends held, :meth:`MotionBank._encoded_crop`), mirrored or not; ``bank``: they are the centre crop whose latents the bank holds."""
 
     clip: int
     start: int
     length: int
     mirrored: bool
     bank: bool
+
+
+def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 3)`` (net turn in
+    degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
+    a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
+    it is when it says so (:func:`stays_put`), both when it says both; None when it asks neither.
+    ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known."""
+    flags = direction_flags(prompt) if flags is None else flags
+    tests = []
+    if bool(flags & 1) != bool(flags & 2):
+        sign, sideways = (1.0 if flags & 1 else -1.0), names_sideways(prompt)
+        tests.append(lambda sides: moves_that_way(sides, sign, sideways))
+    staying = names_staying(prompt)
+    if staying:
+        tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
+    if not tests:
+        return None
+    return lambda sides: torch.stack([t(sides) for t in tests]).all(0)
+
+
+def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:
+    """``(K,)`` True where motions with ``sides (K, 3)`` (:func:`wanted_motion`) end less than 0.5 m from
+    where they start (a jog on the spot drifts 0.1–0.3 m), and, when ``keep_facing``, turned less than 30°."""
+    near = torch.hypot(sides[:, 1], sides[:, 2]) < 0.5
+    return near & (sides[:, 0].abs() < 30.0) if keep_facing else near
 
 
 def moves_that_way(sides: torch.Tensor, sign: float, sideways: bool) -> torch.Tensor:
@@ -364,7 +402,7 @@ def build_bank(vae, stats, encoder, clips, *, device: torch.device | str = "cpu"
         for line in clip.captions:
             a = 0 if line.start_s is None else int(line.start_s * FPS)
             b = len(clip.feats) if line.end_s is None else min(len(clip.feats), int(line.end_s * FPS))
-            if b - a < BANK_LENGTHS[0]:
+            if b - a < BANK_MIN_FRAMES:
                 continue
             for mirror in (False, True):
                 feats = clip.feats_mirror if mirror else clip.feats

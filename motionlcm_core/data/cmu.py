@@ -27,6 +27,8 @@ __all__ = ["SPLITS", "default_data_dir", "load_cmu_clips", "cmu_dataset", "cmu_f
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
+#: Feature frames a clip needs to be converted at all (1 s at 20 fps); loaders ask for more or the same.
+CONVERT_MIN_FRAMES = 20
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,7 +61,7 @@ def _read_joints(path: Path) -> dict[str, np.ndarray]:
 
 def _convert_clip(joints: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray | None] | str:
     """(feats, mirrored feats) of one clip, or the reason it is skipped."""
-    if len(joints) < MIN_FRAMES + 1:  # T joints give T-1 feature frames; a crop needs MIN_FRAMES
+    if len(joints) < CONVERT_MIN_FRAMES + 1:  # T joints give T-1 feature frames
         return "too_short"
     if not np.isfinite(joints).all():
         return "nan_or_inf"
@@ -101,8 +103,8 @@ def _convert_split(path: Path, mirror: bool) -> dict[str, np.ndarray]:
 def _converted(path: Path, cache_dir: Path | None, mirror: bool) -> dict[str, np.ndarray]:
     """Converted arrays of one joints file, from the cache when possible (a mirrored cache serves both)."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    with_mirror = cache / f"cmu_{path.stem}_{cache_key(path, 'cmu-v1', True)}.npz"
-    target = with_mirror if mirror else cache / f"cmu_{path.stem}_{cache_key(path, 'cmu-v1', False)}.npz"
+    with_mirror = cache / f"cmu_{path.stem}_{cache_key(path, 'cmu-v2', True)}.npz"
+    target = with_mirror if mirror else cache / f"cmu_{path.stem}_{cache_key(path, 'cmu-v2', False)}.npz"
     arrays = load_features(with_mirror) if not mirror and with_mirror.is_file() else load_features(target)
     if arrays is None:
         log.info("converting %s to 263-d features (mirror=%s) -> %s", path.name, mirror, target)
@@ -121,8 +123,13 @@ def _flagged_ids(data_dir: Path) -> set[str]:
 
 
 def load_cmu_clips(split: str, data_dir: str | Path | None = None, *, cache_dir: str | Path | None = None,
-                   mirror: bool = True, drop_flagged: bool = False) -> tuple[list[ClipRecord], LoadReport]:
-    """Converted clips of one split and the report of what was skipped (also logged as one line)."""
+                   mirror: bool = True, drop_flagged: bool = False,
+                   min_frames: int = MIN_FRAMES) -> tuple[list[ClipRecord], LoadReport]:
+    """Converted clips of one split of at least ``min_frames`` feature frames (at least
+    :data:`CONVERT_MIN_FRAMES`) and the report of what was skipped (also logged as one line)."""
+    if min_frames < CONVERT_MIN_FRAMES:
+        raise ValueError(f"min_frames must be >= {CONVERT_MIN_FRAMES} (clips shorter are not converted), "
+                         f"got {min_frames}")
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     arrays = _converted(_joints_file(data_dir, split), cache_dir, mirror)
     report = LoadReport(split=split)
@@ -133,6 +140,9 @@ def load_cmu_clips(split: str, data_dir: str | Path | None = None, *, cache_dir:
     for clip_id, n in zip(arrays["ids"], arrays["lengths"]):
         clip_id, sl = str(clip_id), slice(offset, offset + int(n))
         offset += int(n)
+        if int(n) < min_frames:
+            report.skip("too_short", clip_id)
+            continue
         captions = read_caption_file(data_dir / "texts" / f"{clip_id}.txt")
         if clip_id in flagged or isinstance(captions, str):
             report.skip("quality_flag" if clip_id in flagged else captions, clip_id)

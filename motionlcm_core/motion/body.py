@@ -180,15 +180,18 @@ def leg_extension(joints: np.ndarray) -> np.ndarray:
 def raised_holds(joints: np.ndarray, cfg: BodyConfig = BodyConfig()) -> np.ndarray:
     """Height ``(T,)`` of a step or platform a foot stands on (NaN where none): a foot whose lower joint stays
     still (horizontal speed under ``hold_speed_m_s``, height within ``hold_still_m``) for ``hold_frames`` or
-    more, above ``hold_min_height_m``. Ground passes leave such frames at their height (climbing steps or a
+    more, above ``hold_min_height_m``, as the lowest foot (within ``hold_still_m``: a leg held up in a
+    balance or a kick is no step). Ground passes leave such frames at their height (climbing steps or a
     ladder, a stool). The model's hovering bobs, so its feet are rarely held that still."""
     t_total = len(joints)
     surface = np.full(t_total, np.nan)
+    lowest = joints[:, list(FOOT_JOINTS), 1].min(axis=1)
     for _, _, ankle, toe in LEGS:
         low_joint = np.where(joints[:, ankle, 1] < joints[:, toe, 1], ankle, toe)
         point = joints[np.arange(t_total), low_joint]                       # (T, 3)
         still = horizontal_speed(point) < cfg.hold_speed_m_s
-        for a, b in segments(still & (point[:, 1] > cfg.hold_min_height_m)):
+        bearing = point[:, 1] <= lowest + cfg.hold_still_m                  # not a leg held up (a balance)
+        for a, b in segments(still & bearing & (point[:, 1] > cfg.hold_min_height_m)):
             if b - a >= cfg.hold_frames and np.ptp(point[a:b, 1]) <= cfg.hold_still_m:
                 surface[a:b] = np.fmin(surface[a:b], point[a:b, 1].mean())
     return surface

@@ -19,7 +19,7 @@ from ..data import load_cmu_clips
 from ..io.checkpoints import load_weights, save_weights
 from ..models import MotionVAE
 from ..motion import FeatureStats
-from ..retrieval import BANK_LENGTHS, MotionBank, build_bank
+from ..retrieval import BANK_LENGTHS, BANK_MIN_FRAMES, MotionBank, build_bank
 from .text_table import open_text_encoder
 
 log = logging.getLogger("motionlcm_core.training")
@@ -48,7 +48,7 @@ def make_bank(model_cfg, parts: dict, data_dir: str = "") -> tuple[MotionBank, d
     vae = MotionVAE(model_cfg.vae)
     vae.load_state_dict(parts["vae"])
     stats = FeatureStats(parts["stats"]["mean"].numpy(), parts["stats"]["std"].numpy())
-    clips, report = load_cmu_clips("train", data_dir or None, mirror=True)
+    clips, report = load_cmu_clips("train", data_dir or None, mirror=True, min_frames=BANK_MIN_FRAMES)
     bank = build_bank(vae, stats, open_text_encoder(model_cfg.text_encoder), clips)
     record = {"captions": len(bank), "windows": int(bank.latents.shape[0]), "lengths": list(BANK_LENGTHS),
               "data": report.line(), "seconds": round(time.perf_counter() - t0, 1)}

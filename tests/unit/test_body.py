@@ -168,12 +168,12 @@ def test_planting_a_gliding_foot_does_not_pop(real):
 
 
 def test_steps_a_real_clip_climbs_are_kept_and_a_raised_leg_is_no_step():
-    """A real climb (cmu_14_23, train: up three steps and down again) stands on raised surfaces that
+    """Calibrated on real clips. A real climb (cmu_14_23, train: up three steps and down again) stands on raised surfaces that
     support_heights finds; ground passes given them keep the climb (pelvis up 0.6 m), where without them the
     steps are pressed flat (the defect: a prompted climb came out as walking on the spot). A balance on one
     leg (cmu_49_20: the free foot held still in the air) and a walk on the floor have no raised support."""
     from motionlcm_core.data import load_cmu_clips
-    from motionlcm_core.motion.body import support_heights
+    from motionlcm_core.motion.body import raised_holds, support_heights
     clips = {c.clip_id: c for c in load_cmu_clips("train", mirror=False)[0]}
     if "cmu_14_23" not in clips or "cmu_49_20" not in clips:
         pytest.skip("the train climb and balance clips are not in the data")
@@ -189,4 +189,8 @@ def test_steps_a_real_clip_climbs_are_kept_and_a_raised_leg_is_no_step():
     assert rise(hold_body(climb)[0]) < 0.2
     balance = recover_joints(np.ascontiguousarray(clips["cmu_49_20"].feats, dtype=np.float32))
     assert not np.isfinite(support_heights(balance)).any()
+    # nor is the held-up foot a step for the model's own clips (raised_holds): the standing foot stays down
+    assert not np.isfinite(raised_holds(balance)).any()
+    held = hold_body(balance)[0]
+    assert np.median(held[:, list(FOOT_JOINTS), 1].min(axis=1)) < 0.02 and flight_frames(held) <= 2
     assert not np.isfinite(support_heights(_walk(_real_clips()))).any()

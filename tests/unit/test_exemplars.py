@@ -207,6 +207,38 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
                        ["someone side-steps to the right"])[0].window in near
 
 
+def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
+    """"Stands still" wants neither travel nor turning, "jogs on the spot" / "spins in place" no travel (the
+    turn is free); a window that runs off ("stands still for a moment, then takes off running") is not
+    preferred to one that stays; combined with a side, both must hold."""
+    from motionlcm_core.caption_match import names_staying
+    from motionlcm_core.retrieval import stays_put, wanted_motion
+    assert names_staying("a person stands still without moving") == 2
+    assert names_staying("someone stays motionless") == 2 and names_staying("holds perfectly still") == 2
+    assert names_staying("a person jogs on the spot") == 1 and names_staying("spins in place") == 1
+    assert names_staying("a person walks forward, still swinging the arms") == 0
+    assert names_staying("a person walks forward") == 0 and wanted_motion("a person walks forward") is None
+    figures = torch.tensor([[0.0, 0.1, 0.2],        # stays
+                            [0.0, 0.2, 3.9],        # runs off
+                            [170.0, 0.1, 0.0]])     # turns around where it stands
+    assert stays_put(figures, keep_facing=True).tolist() == [True, False, False]
+    assert stays_put(figures, keep_facing=False).tolist() == [True, False, True]
+    assert wanted_motion("spins to the left in place")(torch.tensor([[170.0, 0.1, 0.0], [170.0, 2.0, 0.0],
+                                                                   [-170.0, 0.1, 0.0]])).tolist() \
+        == [True, False, False]
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
+    near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
+    still = int(bank.window[-1])
+    assert still not in near
+    bank._sides = torch.zeros(bank.latents.shape[0], 3)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9])
+    bank._crop_sides = lambda placed: torch.tensor([0.0, 0.0, 0.1])
+    one = RetrievalConfig(top_k=1, side_check=5.0)
+    query = bank.text[:1, None]
+    assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
+    assert bank.choose(query, [40], 0, one, ["someone stands still"])[0].window not in near
+
+
 def test_the_indexed_word_score_is_the_plain_one():
     from motionlcm_core.caption_match import content_words, indexed_overlap, inverse_document_frequency, word_index
     captions = [content_words(c) for c in ("a person kicks a ball with the right foot", "someone walks forward",

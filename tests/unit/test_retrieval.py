@@ -7,7 +7,7 @@ import torch
 
 from motionlcm_core import MotionLCMPipeline
 from motionlcm_core.io.checkpoints import load_weights, save_weights
-from motionlcm_core.retrieval import BANK_LENGTHS, MotionBank, RetrievalConfig, build_bank
+from motionlcm_core.retrieval import BANK_LENGTHS, BANK_MIN_FRAMES, MotionBank, RetrievalConfig, build_bank
 from tests.unit.test_pipeline import emb, tiny_config
 
 
@@ -117,14 +117,24 @@ def test_build_bank_holds_every_window_and_its_mirror(pipe):
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(130, 263)).astype(np.float32)
     clip = ClipRecord("c", feats, (CaptionLine("a person turns left"), CaptionLine("walks", 0.0, 3.5),
-                                   CaptionLine("too short", 0.0, 1.0)), feats_mirror=feats[:, ::-1].copy())
+                                   CaptionLine("one second", 0.0, 1.0), CaptionLine("too short", 0.0, 0.9)),
+                      feats_mirror=feats[:, ::-1].copy())
     enc = _Encoder()
     bank = build_bank(pipe.vae, pipe.stats, enc, [clip])
-    assert len(bank) == 4 and bank.latents.shape[0] == 4              # 2 windows x (original, mirror)
+    assert len(bank) == 6 and bank.latents.shape[0] == 6              # 3 windows x (original, mirror)
     assert "a person turns right" in enc.cache                          # the mirror's caption swaps sides
+    assert "too short" not in enc.cache                                 # under BANK_MIN_FRAMES
     whole = int(bank.window[0])
     usable = torch.isfinite(bank.latents[whole]).all(dim=(1, 2))
     assert usable.tolist() == [n <= 130 for n in BANK_LENGTHS]
+    # the 1 s window has no latents: drawn only where its exemplar can be encoded (the bank has a store)
+    second = [i for i, c in enumerate(bank.captions) if c == "one second"]
+    assert bank.frames[bank.window[second[0]]] == BANK_MIN_FRAMES
+    assert not torch.isfinite(bank.latents[bank.window[second[0]]]).any()
+    query = bank.text[second[0]][None, None]
+    no_exemplar = RetrievalConfig(top_k=1, exemplar=False, short_penalty=0.0)
+    assert bank.choose(query, [40], 0, no_exemplar)[0].caption not in second
+    assert bank.choose(query, [40], 0, RetrievalConfig(top_k=1, short_penalty=0.0))[0].caption in second
     with pytest.raises(ValueError):
         RetrievalConfig(start_t=0)
 
