@@ -58,10 +58,17 @@ _STILL = re.compile(r"\b((stand|stands|standing|stood|stay|stays|staying|hold|ho
 _IN_PLACE = re.compile(r"\b(in place|on the spot|in one place|on the same spot)\b", re.I)
 
 
+_SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
+                       r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
+
+
 def names_staying(text: str) -> int:
     """What ``text`` says about staying where one is: 2 "still" (stands still, motionless, without moving:
     neither travelling nor turning), 1 "in place" (jogs on the spot, jumps in place: no travel; turning is
-    allowed, "spins in place"), 0 neither."""
+    allowed, "spins in place"), 0 neither — or a sequence ("stands still, then runs off", "jogs a few strides
+    and stops"), where staying is one part of the motion, not all of it."""
+    if _SEQUENCE.search(text):
+        return 0
     return 2 if _STILL.search(text) else 1 if _IN_PLACE.search(text) else 0
 
 

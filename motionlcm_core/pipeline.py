@@ -314,7 +314,6 @@ class MotionLCMPipeline:
             else:
                 timesteps = noises = None
                 if retrieval:
-                    start = retrieval_cfg.start_t
                     picks = self.bank.choose(text, lengths, seed, retrieval_cfg, prompts)
                     picked = [p.caption for p in picks]
                     found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
@@ -323,15 +322,24 @@ class MotionLCMPipeline:
                                          for p, prompt in zip(picks, prompts or [None] * len(picks))]
                         found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
                     self.lcm_scheduler.timesteps(num_steps)           # a step count the student was exported for
-                    timesteps = retrieval_timesteps(start, num_steps)
-                    # later steps re-noise along the start's own draw (not fresh noise), so they refine the
-                    # retrieved motion instead of drawing it away step by step
-                    noises = [latents.clone() for _ in timesteps] if retrieval_cfg.same_noise else None
-                    latents = self.schedule.add_noise(found.to(latents), latents, start)
-                latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
-                                     guidance_scale=guidance_scale, generator=gen,
-                                     controlnet=self.controlnet if traj is not None else None, traj_latent=traj,
-                                     timesteps=timesteps, noises=noises)
+                    starts = self.bank.starts(picks, prompts, retrieval_cfg)
+                    noise = latents.clone()
+                    for start in sorted(set(starts)):                 # items starting alike sample together
+                        rows = [b for b in range(B) if starts[b] == start]
+                        timesteps = retrieval_timesteps(start, num_steps)
+                        # later steps re-noise along the start's own draw (not fresh noise), so they refine
+                        # the retrieved motion instead of drawing it away step by step
+                        noises = [noise[rows] for _ in timesteps] if retrieval_cfg.same_noise else None
+                        latents[rows] = lcm_sample(
+                            self.denoiser, self.lcm_scheduler,
+                            self.schedule.add_noise(found[rows].to(latents), noise[rows], start), text[rows],
+                            num_steps=num_steps, guidance_scale=guidance_scale, generator=gen,
+                            timesteps=timesteps, noises=noises)
+                if not retrieval:
+                    latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
+                                         guidance_scale=guidance_scale, generator=gen,
+                                         controlnet=self.controlnet if traj is not None else None,
+                                         traj_latent=traj, timesteps=timesteps, noises=noises)
         # 5. decode and recover joints; with pins, refine the latent through the decoder
         pin_error: dict[str, float] = {}
         steps_run = 0

@@ -50,13 +50,17 @@ class RetrievalConfig:
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
     side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side, or
                                   # travels (turns) where the prompt says in place (still): wanted_motion
+    sure_share: float = 0.6       # a pick whose caption holds at least this share of the prompt's content words
+    sure_t: int = 19              # (idf-weighted) starts at sure_t instead of start_t (> 1: never): MotionBank.starts
     short_penalty: float = 0.5    # score − this × the share of the clip a window is too short for (such a window
-                                  # is extended by its clip's neighbouring frames, or held at its ends)
+                                  # is extended by its clip's neighbouring frames, its strides repeated, or held)
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0 or self.short_penalty < 0:
             raise ValueError(f"top_k must be >= 1, start_t in (0, 1000), word_weight and short_penalty >= 0, got "
                              f"{self.top_k}, {self.start_t}, {self.word_weight}, {self.short_penalty}")
+        if not 0 < self.sure_t < 1000 or self.sure_share < 0:
+            raise ValueError(f"sure_t must be in (0, 1000) and sure_share >= 0, got {self.sure_t}, {self.sure_share}")
 
 
 class MotionBank:
@@ -186,6 +190,17 @@ class MotionBank:
             usable = [k for k in range(bucket, -1, -1) if torch.isfinite(self.latents[w, k]).all()]
             picks.append(Pick(i, w, usable[0] if usable else 0, BANK_LENGTHS[bucket]))
         return picks
+
+    def starts(self, picks: Sequence[Pick], prompts: Sequence[str] | None, cfg: RetrievalConfig) -> list[int]:
+        """The first sampling timestep of each pick: ``cfg.sure_t`` where its caption holds ``cfg.sure_share``
+        or more of its prompt's content words (weighted by inverse document frequency), else ``cfg.start_t``.
+        A caption that says what the prompt says is kept close (the student, which has not learned jumping
+        jacks or a kick, would blur them from 299); a looser match is left to the student to make its own.
+        Chosen on the val captions' judge (R@3 0.840 → 0.846, FID 0.191 → 0.180 at 0.6 / 19)."""
+        if prompts is None or self.words is None or cfg.sure_share > 1.0:
+            return [cfg.start_t] * len(picks)
+        return [cfg.sure_t if float(word_overlap(prompt, [self.words[p.caption]], self.idf)[0]) >= cfg.sure_share
+                else cfg.start_t for p, prompt in zip(picks, prompts)]
 
     def retrieve(self, text: torch.Tensor, lengths: Sequence[int], seed: int,
                  cfg: RetrievalConfig = RetrievalConfig(),

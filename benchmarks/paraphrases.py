@@ -1,0 +1,99 @@
+"""Other wordings of the probe families: does the shipped model follow a prompt worded as an animator might
+type it, not as the probes (or the training captions) word it?
+
+    .venv/bin/python benchmarks/paraphrases.py [--steps 1] [--seeds 0 1 2 3] [--retrieval JSON] [--list]
+
+Each family of ``../shared/probes`` is asked for in two wordings of our own (written before looking at how
+the model does on them; none is tuned afterwards), and the probe's own kinematic test and plausibility
+limits judge the result. Prints the pass count per wording and in total (a family passes a wording when
+at least 3 of the seeds pass both checks), and with ``--list`` the failing wordings. A rough stand-in for
+the held-out probes: wording robustness, not a score to tune to.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+#: Two wordings per probe family (names as in ../shared/probes/probes.py).
+WORDINGS: dict[str, tuple[str, str]] = {
+    "walk_forward": ("someone strolls forward at an ordinary pace", "a man walks ahead in a straight line"),
+    "walk_slowly": ("a person takes slow, unhurried steps forward", "someone walks forward very slowly"),
+    "walk_quickly": ("a person walks briskly ahead", "someone hurries forward at a fast walking pace"),
+    "run": ("a person sprints forward", "someone runs fast in a straight line"),
+    "walk_backward": ("a person walks backwards", "someone steps back several times, moving backward"),
+    "sidestep_left": ("a person side-steps to the left", "someone moves sideways toward their left"),
+    "sidestep_right": ("a person side-steps to the right", "someone moves sideways toward their right"),
+    "jog_in_place": ("a person runs in place", "someone jogs in place without going anywhere"),
+    "turn_around": ("a person turns around and faces the other way", "someone does a u-turn"),
+    "turn_right_90": ("a person walks and turns right", "someone walks forward then turns ninety degrees right"),
+    "turn_left_90": ("a person walks and turns left", "someone walks forward then turns ninety degrees left"),
+    "walk_circle": ("a person walks in a circle", "someone walks a full loop and comes back to the start"),
+    "spin": ("a person twirls around on the spot", "someone spins in place"),
+    "jump_forward": ("a person does a long jump forward", "someone jumps ahead with both feet"),
+    "jump_in_place": ("a person jumps straight up", "someone hops up in the air and lands where they started"),
+    "jumping_jacks": ("a person does jumping jacks", "someone does star jumps, opening and closing arms and legs"),
+    "cartwheel": ("a person does a cartwheel", "someone performs a cartwheel to the side"),
+    "sit_down": ("a person sits down", "someone takes a seat on a stool"),
+    "stand_up": ("a person stands up from a seat", "someone who is sitting gets up"),
+    "squat": ("a person does a squat", "someone crouches down low and stands back up"),
+    "duck": ("a person runs and ducks under something", "someone ducks down while moving forward"),
+    "climb": ("a person walks up some stairs", "someone climbs a few steps"),
+    "kick": ("a person kicks with the right leg", "someone kicks forward with their right foot"),
+    "punch": ("a person punches forward repeatedly", "someone boxes, throwing punches"),
+    "arms_overhead": ("a person raises both hands above the head", "someone reaches up high with both arms"),
+    "wave": ("a person waves", "someone waves a hand in greeting"),
+    "balance_one_leg": ("a person stands on one leg", "someone balances on one foot"),
+    "dance": ("a person dances", "someone dances energetically"),
+    "stand_still": ("a person stands without moving", "someone stays motionless"),
+}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--retrieval", default="{}", help="RetrievalConfig fields as JSON")
+    parser.add_argument("--list", action="store_true", help="print the failing wordings")
+    args = parser.parse_args(argv)
+    probes_dir = Path(__file__).resolve().parents[2] / "shared" / "probes"
+    sys.path.insert(0, str(probes_dir))
+    from plausibility import measure
+    from probes import PROBES_BY_NAME
+
+    import torch
+
+    from motionlcm_core import MotionLCMPipeline
+    from motionlcm_core.retrieval import RetrievalConfig
+
+    torch.set_num_threads(1)
+    pipe = MotionLCMPipeline.from_pretrained("embedded", device="cpu")
+    retrieval = RetrievalConfig(**json.loads(args.retrieval))
+    passed, failing = 0, []
+    for name, wordings in WORDINGS.items():
+        probe = PROBES_BY_NAME[name]
+        for prompt in wordings:
+            good = 0
+            for seed in args.seeds:
+                res = pipe.generate([prompt], seconds=probe.seconds, num_steps=args.steps, seed=seed,
+                                    retrieval=retrieval)
+                joints = res.joints[0, :res.lengths[0]]
+                good += bool(probe.test(joints)[0]) and measure(joints, probe.contact).passed
+            ok = good >= 3 * len(args.seeds) / 4
+            passed += ok
+            if not ok:
+                failing.append(f"{name}: {prompt!r} {good}/{len(args.seeds)}")
+    total = sum(len(w) for w in WORDINGS.values())
+    out = {"steps": args.steps, "retrieval": args.retrieval, "passed": passed, "wordings": total}
+    print(json.dumps(out))
+    if args.list:
+        print("\n".join(failing))
+    return out
+
+
+if __name__ == "__main__":
+    main()
