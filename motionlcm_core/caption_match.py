@@ -16,7 +16,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_sideways", "names_staying", "word_index", "word_overlap"]
+           "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -70,6 +70,16 @@ def names_staying(text: str) -> int:
     if _SEQUENCE.search(text):
         return 0
     return 2 if _STILL.search(text) else 1 if _IN_PLACE.search(text) else 0
+
+
+_TURNING = re.compile(r"\b(turn\w*|pivot\w*|rotat\w*|spin\w*|twirl\w*|u-turn|around|circl\w*|curv\w*|veer\w*|"
+                      r"swerv\w*|loops?)\b", re.I)
+
+
+def names_turning(text: str) -> bool:
+    """Whether ``text`` describes turning (turns, pivots, spins, veers, circles), where "left" and "right" say
+    which way the body turns, not only where it ends up."""
+    return bool(_TURNING.search(_LIMB_PHRASE.sub(" ", text)))
 
 
 def direction_flags(text: str) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, names_staying,
+                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, names_staying, names_turning,
                             word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
@@ -376,8 +376,8 @@ def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tens
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
     if bool(flags & 1) != bool(flags & 2):
-        sign, sideways = (1.0 if flags & 1 else -1.0), names_sideways(prompt)
-        tests.append(lambda sides: moves_that_way(sides, sign, sideways))
+        sign, sideways, turning = (1.0 if flags & 1 else -1.0), names_sideways(prompt), names_turning(prompt)
+        tests.append(lambda sides: moves_that_way(sides, sign, sideways, turning and not sideways))
     staying = names_staying(prompt)
     if staying:
         tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
@@ -393,16 +393,19 @@ def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:
     return near & (sides[:, 0].abs() < 30.0) if keep_facing else near
 
 
-def moves_that_way(sides: torch.Tensor, sign: float, sideways: bool) -> torch.Tensor:
+def moves_that_way(sides: torch.Tensor, sign: float, sideways: bool = False, turning: bool = False) -> torch.Tensor:
     """``(K,)`` True where motions with ``sides (K, 3)`` (net turn in degrees, sideways and forward travel in
-    m, left positive) go to the side ``sign`` (+1 left, -1 right): turning more than 30° or travelling more
-    than 0.3 m sideways that way; for a side-step prompt (``sideways``) only the sideways travel counts, and
-    only where it exceeds the forward travel (walking ahead and veering left also ends up to the left) and the
-    body keeps facing ahead (net turn under 45°: a spin travels sideways too)."""
+    m, left positive) go to the side ``sign`` (+1 left, -1 right): turning more than 30° that way, or
+    travelling more than 0.3 m sideways that way without turning more than 30° the other way (a U-turn to the
+    right can end up a little to the left); for a turn prompt (``turning``: "turns left") only the turn
+    counts; for a side-step prompt (``sideways``) only the sideways travel counts, and only where it exceeds
+    the forward travel (walking ahead and veering left also ends up to the left) and the body keeps facing
+    ahead (net turn under 45°: a spin travels sideways too)."""
     agree = sign * sides[:, 1] > 0.3
     if sideways:
         return agree & (sides[:, 1].abs() > sides[:, 2].abs()) & (sides[:, 0].abs() < 45.0)
-    return agree | (sign * sides[:, 0] > 30.0)
+    turn = sign * sides[:, 0]
+    return turn > 30.0 if turning else (turn > 30.0) | (agree & (turn > -30.0))
 
 
 @torch.no_grad()

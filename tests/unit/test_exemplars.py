@@ -178,7 +178,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     """The bank reads each window's (and each placed crop's) net turn, sideways and forward travel from its
     exemplar (a mirror's turn and sideways travel are the negation); a prompt naming one side prefers windows
     that turn or travel that way; side-steps: travel that way more than ahead, facing kept."""
-    from motionlcm_core.caption_match import names_sideways
+    from motionlcm_core.caption_match import names_sideways, names_turning
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
@@ -200,7 +200,12 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     assert moves_that_way(figures, 1.0, False).tolist() == [True, False, False, False]
     assert moves_that_way(figures, -1.0, False).tolist() == [False, True, True, True]
     assert moves_that_way(figures, -1.0, True).tolist() == [False, True, False, False]
+    # a turn prompt wants the turn; a U-turn the other way that ends up a little to this side is no match
+    assert moves_that_way(figures, -1.0, turning=True).tolist() == [False, False, False, True]
+    assert moves_that_way(torch.tensor([[-164.0, 0.5, 1.7]]), 1.0).tolist() == [False]
     assert names_sideways("shuffles sideways to the left") and not names_sideways("raises the left side of the body")
+    assert names_turning("a person walks and turns left") and names_turning("veers to the right")
+    assert not names_turning("waves the left hand") and not names_turning("walks to the left")
     # the lookup: the nearest caption's window goes left, another's right: "side-steps to the right" gets that
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     right = int(bank.window[-1])
