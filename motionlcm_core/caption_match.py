@@ -16,7 +16,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
+           "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -62,12 +62,17 @@ _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|
                        r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
 
 
+def names_sequence(text: str) -> bool:
+    """Whether ``text`` describes motions in sequence ("stands still, then runs off", "jogs a few strides and
+    stops"), where what one part says about direction or staying is not said of the whole."""
+    return bool(_SEQUENCE.search(text))
+
+
 def names_staying(text: str) -> int:
     """What ``text`` says about staying where one is: 2 "still" (stands still, motionless, without moving:
     neither travelling nor turning), 1 "in place" (jogs on the spot, jumps in place: no travel; turning is
-    allowed, "spins in place"), 0 neither — or a sequence ("stands still, then runs off", "jogs a few strides
-    and stops"), where staying is one part of the motion, not all of it."""
-    if _SEQUENCE.search(text):
+    allowed, "spins in place"), 0 neither or a sequence (:func:`names_sequence`)."""
+    if names_sequence(text):
         return 0
     return 2 if _STILL.search(text) else 1 if _IN_PLACE.search(text) else 0
 

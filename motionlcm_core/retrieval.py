@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_sideways, names_staying, names_turning,
-                            word_index, word_overlap)
+                            indexed_overlap, inverse_document_frequency, key_words, names_sequence, names_sideways,
+                            names_staying, names_turning, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -371,19 +371,29 @@ def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tens
     """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 3)`` (net turn in
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
-    it is when it says so (:func:`stays_put`), both when it says both; None when it asks neither.
+    it is when it says so (:func:`stays_put`), backward when it says backward alone, without a sequence
+    (:func:`backs_away`); all that it says; None when it asks nothing of them.
     ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
     if bool(flags & 1) != bool(flags & 2):
         sign, sideways, turning = (1.0 if flags & 1 else -1.0), names_sideways(prompt), names_turning(prompt)
         tests.append(lambda sides: moves_that_way(sides, sign, sideways, turning and not sideways))
+    if flags & 8 and not flags & 4 and not names_sequence(prompt):       # backward alone (DIRECTIONS pair 1)
+        tests.append(backs_away)
     staying = names_staying(prompt)
     if staying:
         tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
     if not tests:
         return None
     return lambda sides: torch.stack([t(sides) for t in tests]).all(0)
+
+
+def backs_away(sides: torch.Tensor) -> torch.Tensor:
+    """``(K,)`` True where motions with ``sides (K, 3)`` (:func:`wanted_motion`) travel backward: more than
+    0.3 m against their first facing, more than sideways, the body turned less than 45° (walking backward
+    keeps facing ahead; turning round and walking back does not)."""
+    return (sides[:, 2] < -0.3) & (sides[:, 2].abs() > sides[:, 1].abs()) & (sides[:, 0].abs() < 45.0)
 
 
 def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:

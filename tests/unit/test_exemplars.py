@@ -238,6 +238,10 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
                             [170.0, 0.1, 0.0]])     # turns around where it stands
     assert stays_put(figures, keep_facing=True).tolist() == [True, False, False]
     assert stays_put(figures, keep_facing=False).tolist() == [True, False, True]
+    backward = wanted_motion("a person walks backwards")                 # backward, facing kept
+    assert backward(torch.tensor([[5.0, 0.2, -2.0], [120.0, -3.0, -1.7], [5.0, 0.1, 2.0]])).tolist() \
+        == [True, False, False]
+    assert wanted_motion("walks forward, then backward") is None and wanted_motion("walks backward, then turns") is None
     assert wanted_motion("spins to the left in place")(torch.tensor([[170.0, 0.1, 0.0], [170.0, 2.0, 0.0],
                                                                    [-170.0, 0.1, 0.0]])).tolist() \
         == [True, False, False]
