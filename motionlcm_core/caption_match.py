@@ -16,7 +16,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
+           "names_raised_ground", "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -60,6 +60,17 @@ _IN_PLACE = re.compile(r"\b(in place|on the spot|in one place|on the same spot)\
 
 _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
                        r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
+
+
+_RAISED = re.compile(r"\b(climb\w*|stair\w*|steps? (up|down|onto|on to|over)|up (the |a |some |\w+ )?steps|ladder|"
+                     r"onto|on to|stool|stepstool|chair|bench|box|platform|ledge|hill|slope|ramp|uneven|terrain|"
+                     r"bumpy|obstacle|playground|over (a|an|the|some) \w+)\b", re.I)
+
+
+def names_raised_ground(text: str) -> bool:
+    """Whether ``text`` has the body on something above the floor (climbs, steps up, onto a stool, stairs,
+    uneven ground, over an obstacle); without it a motion keeps to the flat floor."""
+    return bool(_RAISED.search(text))
 
 
 def names_sequence(text: str) -> bool:

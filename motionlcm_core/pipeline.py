@@ -18,6 +18,7 @@ from .control.exact import apply_exact
 from .control.passes import PinPassConfig
 from .control.refine import refine_latents
 from .control.targets import Control, check_pins_within, pin_errors
+from .caption_match import names_raised_ground
 from .device import choose_dtype, device_name, make_generator, resolve_device
 from .exemplars import decode_with_exemplars
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
@@ -173,16 +174,21 @@ class MotionLCMPipeline:
 
     @staticmethod
     def _hold_bodies(joints: np.ndarray, feats: torch.Tensor, lengths: list[int],
-                     body: bool | BodyConfig, exemplars: list | None = None) -> list[dict[str, Any]]:
+                     body: bool | BodyConfig, exemplars: list | None = None,
+                     prompts: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """:func:`hold_body` on each clip of ``joints (B, T, 22, 3)`` in place; the per-clip reports. A clip
-        made from an exemplar stands on the raised surfaces its real motion stands on (steps, a stool)."""
+        made from an exemplar stands on the raised surfaces its real motion stands on (steps, a stool) where
+        its prompt puts the body on something (:func:`~motionlcm_core.caption_match.names_raised_ground`);
+        where it does not, the clip keeps to the flat floor: "walks in a circle" made from a walk over uneven
+        ground walks on the floor."""
         cfg = body if isinstance(body, BodyConfig) else BodyConfig()
         channels = foot_channels(feats.float().cpu().numpy())
         reports = []
         for b, n in enumerate(lengths):
             ex = exemplars[b] if exemplars is not None else None
-            support = ex.support(n) if ex is not None and ex.real.shape[0] >= n else None
-            joints[b, :n], report = hold_body(joints[b, :n], channels[b, :n], cfg, support)
+            raised = prompts is None or names_raised_ground(prompts[b])
+            support = ex.support(n) if ex is not None and ex.real.shape[0] >= n and raised else None
+            joints[b, :n], report = hold_body(joints[b, :n], channels[b, :n], cfg, support, raised)
             reports.append(report)
         return reports
 
@@ -371,7 +377,7 @@ class MotionLCMPipeline:
         body_reports = None
         if body is not False and control is None:
             with timer("body"):
-                body_reports = self._hold_bodies(joints_np, feats, lengths, body, exemplar_refs)
+                body_reports = self._hold_bodies(joints_np, feats, lengths, body, exemplar_refs, prompts)
         # 7. exact pass: pinned joints meet their targets
         if control is not None:
             pinned = cmask.any(-1).numpy()                                     # (B, T, 22) pinned joints

@@ -132,13 +132,13 @@ def contacts_from(joints: np.ndarray, channels: np.ndarray | None = None,
 
 
 def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig(),
-           flight: np.ndarray | None = None,
-           support: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           flight: np.ndarray | None = None, support: np.ndarray | None = None,
+           raised: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stand supported frames on the floor: returns (joints, vertical shift ``(T,)`` added in metres, flight
     frames ``(T,)``). ``flight``: the flight frames of an earlier round, kept (a later round sees a flight
     already shaped and would find it shorter each time). ``support (T,)``: heights of raised surfaces known
     from elsewhere (:func:`support_heights` of the real motion a clip was made from; NaN: none), used besides
-    the clip's own :func:`raised_holds`.
+    the clip's own :func:`raised_holds` (``raised`` False: neither, the flat floor only).
 
     Supported frames: those with a contact, and the frames of every contact-free run that is no real flight
     (:func:`flight_frames`). On a supported frame the shift puts the lowest contact joint (the lowest foot
@@ -147,8 +147,8 @@ def ground(joints: np.ndarray, contact: np.ndarray, cfg: BodyConfig = BodyConfig
     and no foot joint ends below the floor."""
     out = np.array(joints, dtype=np.float64, copy=True)
     feet_y = out[:, list(FOOT_JOINTS), 1]                                  # (T, 4)
-    surface = raised_holds(out, cfg)
-    if support is not None:
+    surface = raised_holds(out, cfg) if raised else np.full(len(out), np.nan)
+    if support is not None and raised:
         surface = np.fmin(surface, support)
     held = np.isfinite(surface)
     if flight is None:
@@ -379,10 +379,12 @@ def keep_above_floor(joints: np.ndarray) -> np.ndarray:
 
 
 def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
-              cfg: BodyConfig = BodyConfig(), support: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+              cfg: BodyConfig = BodyConfig(), support: np.ndarray | None = None,
+              raised: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """The three passes on one clip ``joints (T, 22, 3)`` (``channels (T, 4)``: the model's contact features,
-    optional; ``support (T,)``: raised surfaces the clip stands on, :func:`ground`). Returns (joints float32,
-    report: passes run, contact share, largest vertical shift and bone change in metres)."""
+    optional; ``support (T,)``: raised surfaces the clip stands on, :func:`ground`; ``raised`` False: the clip
+    keeps to the flat floor, no raised surface at all). Returns (joints float32, report: passes run, contact
+    share, largest vertical shift and bone change in metres)."""
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (22, 3):
         raise ValueError(f"joints must have shape (T, 22, 3), got {joints.shape}")
@@ -397,7 +399,7 @@ def hold_body(joints: np.ndarray, channels: np.ndarray | None = None,
     if cfg.grounded:
         shift, flight = np.zeros(len(out)), None
         for _ in range(cfg.ground_rounds):                # heights change: contacts are found again
-            out, more, flight = ground(out, contact, cfg, flight, support)
+            out, more, flight = ground(out, contact, cfg, flight, support, raised)
             shift += more
             contact = contacts_from(out, channels, cfg) & ~flight[:, None]
         report["ground_shift_max_m"] = float(np.abs(shift).max())

@@ -187,6 +187,12 @@ def test_steps_a_real_clip_climbs_are_kept_and_a_raised_leg_is_no_step():
     assert rise(climb) > 0.5
     assert rise(hold_body(climb, support=support)[0]) > 0.5
     assert rise(hold_body(climb)[0]) < 0.2
+    assert rise(hold_body(climb, support=support, raised=False)[0]) < 0.2     # a prompt without raised ground
+    from motionlcm_core.caption_match import names_raised_ground
+    assert names_raised_ground("a person climbs up a short flight of steps")
+    assert names_raised_ground("someone steps up onto a box") and names_raised_ground("walks over uneven terrain")
+    assert not names_raised_ground("a person walks around in a full circle")
+    assert not names_raised_ground("someone takes a few steps forward") and not names_raised_ground("jumps up")
     balance = recover_joints(np.ascontiguousarray(clips["cmu_49_20"].feats, dtype=np.float32))
     assert not np.isfinite(support_heights(balance)).any()
     # nor is the held-up foot a step for the model's own clips (raised_holds): the standing foot stays down
