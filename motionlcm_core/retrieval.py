@@ -50,7 +50,7 @@ class RetrievalConfig:
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
     side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side, or
                                   # travels (turns) where the prompt says in place (still): wanted_motion
-    sure_share: float = 0.6       # a pick whose caption holds at least this share of the prompt's content words
+    sure_share: float = 0.5       # a pick whose caption holds at least this share of the prompt's content words
     sure_t: int = 19              # (idf-weighted) starts at sure_t instead of start_t (> 1: never): MotionBank.starts
     short_penalty: float = 0.5    # score − this × the share of the clip a window is too short for (such a window
                                   # is extended by its clip's neighbouring frames, its strides repeated, or held)
@@ -196,7 +196,7 @@ class MotionBank:
         or more of its prompt's content words (weighted by inverse document frequency), else ``cfg.start_t``.
         A caption that says what the prompt says is kept close (the student, which has not learned jumping
         jacks or a kick, would blur them from 299); a looser match is left to the student to make its own.
-        Chosen on the val captions' judge (R@3 0.840 → 0.846, FID 0.191 → 0.180 at 0.6 / 19)."""
+        Chosen on the val captions' judge (R@3 0.840 → 0.844–0.846, FID 0.191 → 0.178 at 0.5–0.6 / 19)."""
         if prompts is None or self.words is None or cfg.sure_share > 1.0:
             return [cfg.start_t] * len(picks)
         return [cfg.sure_t if float(word_overlap(prompt, [self.words[p.caption]], self.idf)[0]) >= cfg.sure_share
