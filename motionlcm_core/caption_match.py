@@ -112,7 +112,7 @@ def direction_flags(text: str) -> int:
 
 _STOP = frozenset("a an the person someone somebody man woman he she they it its his her their is are was be being "
                   "with and or to of in on at by from as into onto then while one that this who which also "
-                  "slowly quickly very".split())
+                  "slowly quickly very do does did doing done has have had".split())
 
 
 def content_words(text: str) -> frozenset[str]:
