@@ -116,8 +116,8 @@ _STOP = frozenset("a an the person someone somebody man woman he she they it its
 
 
 def content_words(text: str) -> frozenset[str]:
-    """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, then a final e:
-    wave, waves, waving → wav)."""
+    """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, a consonant
+    doubled before -ing/-ed undoubled, then a final e: wave, waves, waving → wav; jogs, jogging → jog)."""
     out = set()
     for w in re.findall(r"[a-z]+", text.lower()):
         if w in _STOP or len(w) < 3:
@@ -125,6 +125,8 @@ def content_words(text: str) -> frozenset[str]:
         for suffix in ("ing", "ed", "s"):
             if w.endswith(suffix) and not w.endswith("ss") and len(w) - len(suffix) >= 3:
                 w = w[: -len(suffix)]
+                if suffix != "s" and w[-1] == w[-2] and w[-1] not in "aeiouylsz":
+                    w = w[:-1]                      # running, sitting, stepping, stopped
                 break
         out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
     return frozenset(out)
@@ -198,7 +200,11 @@ def matched_clause(prompt: str, caption: str, idf: dict[str, float] | None = Non
     parts = clauses(caption)
     if len(parts) < 2:
         return None
-    scores = word_overlap(prompt, [content_words(c) for c in parts], idf)
+    words = [content_words(c) for c in parts]
+    scores = word_overlap(prompt, words, idf)
+    lead = clauses(prompt)
+    if len(lead) > 1:         # the prompt's first clause names its action, the rest how ("jogs on the spot,
+        scores = scores + word_overlap(lead[0], words, idf)     # lifting the knees"): it counts twice
     best = int(torch.argmax(scores))
     if scores[best] <= 0 or (scores == scores[best]).sum() > 1:
         return None

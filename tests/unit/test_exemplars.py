@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from motionlcm_core import MotionLCMPipeline
-from motionlcm_core.caption_match import clause_centre, conflicts, direction_flags, word_overlap
+from motionlcm_core.caption_match import clause_centre, conflicts, direction_flags, matched_clause, word_overlap
 from motionlcm_core.exemplars import Exemplar, ExemplarStore, decode_with_exemplars, mirror_channels
 from motionlcm_core.motion.humanml3d import mirror_joints, recover_joints
 from motionlcm_core.retrieval import BANK_LENGTHS, MotionBank, RetrievalConfig, build_bank, retrieval_timesteps
@@ -150,6 +150,15 @@ def test_rare_words_weigh_more_and_clauses_place_the_action():
     assert clause_centre("deep squats", routine) == pytest.approx(5 / 6)
     assert clause_centre("a person walks", "a person walks forward.") is None          # one clause
     assert clause_centre("a cartwheel", routine) is None                              # no clause holds it
+    # word forms: a doubled consonant before -ing/-ed is one stem ("jogging" is "jogs", "sitting" is "sits")
+    assert content_words("jogging sitting stepped running") == content_words("jogs sits steps runs")
+    assert content_words("rolling passing") == {"roll", "pass"} and not content_words("does it")
+    # the prompt's first clause names its action, the rest how: "jogs on the spot, lifting the knees" is the
+    # routine's "jogging in place", not its "knee lifts"
+    routine = "a person does an exercise routine of jumping jacks, jogging in place, squats, knee lifts and twists."
+    idf = {"jog": 4.1, "spot": 4.8, "lift": 3.2, "kne": 3.1, "plac": 2.0}
+    assert matched_clause("a person jogs on the spot, lifting the knees", routine, idf) == 1
+    assert matched_clause("a person lifts the knees", routine, idf) == 3
 
 
 def test_the_seed_draws_near_ties_and_keeps_clear_winners():
