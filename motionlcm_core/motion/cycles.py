@@ -13,13 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .body import bone_lengths, rigid_bones
+from .body import body_forward, bone_lengths, rigid_bones
 from .skeleton import NUM_JOINTS
 
 __all__ = ["CycleConfig", "extend_cycles", "loop_period"]
-
-_L_HIP, _R_HIP, _L_SHOULDER, _R_SHOULDER = 1, 2, 16, 17
-
 
 @dataclass(frozen=True)
 class CycleConfig:
@@ -38,10 +35,10 @@ class CycleConfig:
 
 
 def _facing(joints: np.ndarray) -> np.ndarray:
-    """``(F,)`` heading angle (rad) of the hips' and shoulders' left-to-right line in the ground plane,
+    """``(F,)`` heading angle (rad) of the way the body faces (:func:`~motionlcm_core.motion.body.body_forward`),
     measured as ``atan2(z, x)``."""
-    across = (joints[:, _R_HIP] - joints[:, _L_HIP]) + (joints[:, _R_SHOULDER] - joints[:, _L_SHOULDER])
-    return np.arctan2(across[:, 2], across[:, 0])
+    forward = body_forward(joints)
+    return np.arctan2(forward[:, 2], forward[:, 0])
 
 
 def _turn(points: np.ndarray, angle: float | np.ndarray) -> np.ndarray:
