@@ -328,7 +328,7 @@ class MotionLCMPipeline:
                                          for p, prompt in zip(picks, prompts or [None] * len(picks))]
                         found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
                     self.lcm_scheduler.timesteps(num_steps)           # a step count the student was exported for
-                    starts = self.bank.starts(picks, prompts, retrieval_cfg)
+                    starts = self.bank.starts(picks, prompts, retrieval_cfg, text)
                     noise = latents.clone()
                     for start in sorted(set(starts)):                 # items starting alike sample together
                         rows = [b for b in range(B) if starts[b] == start]

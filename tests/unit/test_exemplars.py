@@ -106,15 +106,20 @@ def test_generate_with_a_bank_of_real_clips_reports_its_exemplars(pipe, clips):
         off = pipe.generate(text_embeddings=bank.text[:2], lengths=[60, 45], seed=1,
                             retrieval=RetrievalConfig(exemplar=False))
         assert off.report["retrieval"]["exemplar"] is None and not np.allclose(off.joints, res.joints)
-        # a caption holding the prompt's words starts low (MotionBank.starts), items of a batch on their own
+        # a caption holding the prompt's words, or embedded as near as the prompt, starts low (MotionBank.starts);
+        # items of a batch start on their own
         prompts = [bank.captions[0], "zzz qqq"]
-        assert bank.starts(bank.choose(bank.text[:2, None], [60, 45], 1, RetrievalConfig(), prompts), prompts,
-                           RetrievalConfig()) == [19, 299]
-        assert bank.starts([pick], prompts[:1], RetrievalConfig(sure_share=2.0)) == [299]
-        mixed = pipe.generate(prompts, text_embeddings=bank.text[:2], lengths=[60, 45], seed=1)
+        words_only = RetrievalConfig(sure_cosine=2.0)
+        picks = bank.choose(bank.text[:2, None], [60, 45], 1, words_only, prompts)
+        assert bank.starts(picks, prompts, words_only) == [19, 299]
+        assert bank.starts(picks, prompts, RetrievalConfig(sure_cosine=2.0, sure_share=2.0)) == [299, 299]
+        far = torch.nn.functional.normalize(torch.ones(2, 1, bank.text.shape[1]), dim=-1)
+        assert bank.starts(picks, prompts, RetrievalConfig(sure_share=2.0), bank.text[:2, None]) == [19, 19]
+        assert bank.starts(picks, prompts, RetrievalConfig(sure_share=2.0), far) == [299, 299]
+        mixed = pipe.generate(prompts, text_embeddings=bank.text[:2], lengths=[60, 45], seed=1, retrieval=words_only)
         for k, start in enumerate((19, 299)):
             alone = pipe.generate(prompts, text_embeddings=bank.text[:2], lengths=[60, 45], seed=1,
-                                  retrieval=RetrievalConfig(start_t=start, sure_share=2.0))
+                                  retrieval=RetrievalConfig(start_t=start, sure_share=2.0, sure_cosine=2.0))
             np.testing.assert_allclose(mixed.joints[k], alone.joints[k], atol=1e-5)
     finally:
         pipe.bank = None
