@@ -16,7 +16,8 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_raised_ground", "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
+           "names_raised_ground", "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index",
+           "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -56,12 +57,8 @@ _STILL = re.compile(r"\b((stand|stands|standing|stood|stay|stays|staying|hold|ho
                     r"remains|remaining) (completely |perfectly |very |quite )?still|motionless|stationary|unmoving|"
                     r"without (moving|walking|travel\w*)|stays? put)\b", re.I)
 _IN_PLACE = re.compile(r"\b(in place|on the spot|in one place|on the same spot)\b", re.I)
-
-
 _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
                        r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
-
-
 _RAISED = re.compile(r"\b(climb\w*|stair\w*|steps? (up|down|onto|on to|over)|up (the |a |some |\w+ )?steps|ladder|"
                      r"onto|on to|stool|stepstool|chair|bench|box|platform|ledge|hill|slope|ramp|uneven|terrain|"
                      r"bumpy|obstacle|playground|over (a|an|the|some) \w+)\b", re.I)

@@ -13,12 +13,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .caption_match import names_raised_ground
 from .config import ModelConfig
 from .control.exact import apply_exact
 from .control.passes import PinPassConfig
 from .control.refine import refine_latents
 from .control.targets import Control, check_pins_within, pin_errors
-from .caption_match import names_raised_ground
 from .device import choose_dtype, device_name, make_generator, resolve_device
 from .exemplars import decode_with_exemplars
 from .models import LatentDenoiser, MotionControlNet, MotionVAE, TrajectoryEncoder
@@ -317,35 +317,32 @@ class MotionLCMPipeline:
                 uncond = self._text([""], None).to(self.dtype)
                 latents = ddim_cfg_sample(self.teacher, self.ddim_scheduler, latents, text, uncond,
                                           guidance_scale=guidance_scale)
+            elif retrieval:
+                picks = self.bank.choose(text, lengths, seed, retrieval_cfg, prompts)
+                picked = [p.caption for p in picks]
+                found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
+                if retrieval_cfg.exemplar:
+                    exemplar_refs = [self.bank.exemplar(p, prompt, self._encode_exemplar)
+                                     for p, prompt in zip(picks, prompts or [None] * len(picks))]
+                    found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
+                self.lcm_scheduler.timesteps(num_steps)               # a step count the student was exported for
+                starts = self.bank.starts(picks, prompts, retrieval_cfg, text)
+                noise = latents.clone()
+                for start in sorted(set(starts)):                     # items starting alike sample together
+                    rows = [b for b in range(B) if starts[b] == start]
+                    timesteps = retrieval_timesteps(start, num_steps)
+                    # later steps re-noise along the start's own draw (not fresh noise), so they refine the
+                    # retrieved motion instead of drawing it away step by step
+                    noises = [noise[rows] for _ in timesteps] if retrieval_cfg.same_noise else None
+                    latents[rows] = lcm_sample(
+                        self.denoiser, self.lcm_scheduler,
+                        self.schedule.add_noise(found[rows].to(latents), noise[rows], start), text[rows],
+                        num_steps=num_steps, guidance_scale=guidance_scale, generator=gen,
+                        timesteps=timesteps, noises=noises)
             else:
-                timesteps = noises = None
-                if retrieval:
-                    picks = self.bank.choose(text, lengths, seed, retrieval_cfg, prompts)
-                    picked = [p.caption for p in picks]
-                    found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
-                    if retrieval_cfg.exemplar:
-                        exemplar_refs = [self.bank.exemplar(p, prompt, self._encode_exemplar)
-                                         for p, prompt in zip(picks, prompts or [None] * len(picks))]
-                        found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
-                    self.lcm_scheduler.timesteps(num_steps)           # a step count the student was exported for
-                    starts = self.bank.starts(picks, prompts, retrieval_cfg, text)
-                    noise = latents.clone()
-                    for start in sorted(set(starts)):                 # items starting alike sample together
-                        rows = [b for b in range(B) if starts[b] == start]
-                        timesteps = retrieval_timesteps(start, num_steps)
-                        # later steps re-noise along the start's own draw (not fresh noise), so they refine
-                        # the retrieved motion instead of drawing it away step by step
-                        noises = [noise[rows] for _ in timesteps] if retrieval_cfg.same_noise else None
-                        latents[rows] = lcm_sample(
-                            self.denoiser, self.lcm_scheduler,
-                            self.schedule.add_noise(found[rows].to(latents), noise[rows], start), text[rows],
-                            num_steps=num_steps, guidance_scale=guidance_scale, generator=gen,
-                            timesteps=timesteps, noises=noises)
-                if not retrieval:
-                    latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
-                                         guidance_scale=guidance_scale, generator=gen,
-                                         controlnet=self.controlnet if traj is not None else None,
-                                         traj_latent=traj, timesteps=timesteps, noises=noises)
+                latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
+                                     guidance_scale=guidance_scale, generator=gen,
+                                     controlnet=self.controlnet if traj is not None else None, traj_latent=traj)
         # 5. decode and recover joints; with pins, refine the latent through the decoder
         pin_error: dict[str, float] = {}
         steps_run = 0

@@ -332,10 +332,12 @@ class MotionBank:
             else:
                 whole = self.store.crop(clip, 0, frames)
                 period = loop_period(whole)
-                before = (n + 1 - frames) // 2
-                joints = (extend_cycles(whole, n + 1, period) if period is not None else
-                          np.concatenate([np.repeat(whole[:1], before, 0), whole,
-                                          np.repeat(whole[-1:], n + 1 - frames - before, 0)]))
+                if period is not None:
+                    joints = extend_cycles(whole, n + 1, period)
+                else:
+                    before = (n + 1 - frames) // 2
+                    joints = np.concatenate([np.repeat(whole[:1], before, 0), whole,
+                                             np.repeat(whole[-1:], n + 1 - frames - before, 0)])
             if len(self._encoded) >= 64:
                 self._encoded.pop(next(iter(self._encoded)))
             self._encoded[key] = Exemplar.encoded(joints, mirrored, encode)
@@ -369,7 +371,8 @@ class Pick:
 @dataclass(frozen=True)
 class Placement:
     """An exemplar's frames: ``length`` frames of clip ``clip`` from ``start`` (a clip shorter than that is
-    lengthened: its cycles repeated or its ends held, :meth:`MotionBank._encoded_crop`), mirrored or not; ``bank``: they are the centre crop whose latents the bank holds."""
+    lengthened: its cycles repeated or its ends held, :meth:`MotionBank._encoded_crop`), mirrored or not;
+    ``bank``: they are the centre crop whose latents the bank holds."""
 
     clip: int
     start: int

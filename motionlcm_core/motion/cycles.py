@@ -94,7 +94,7 @@ def _append(joints: np.ndarray, period: int, extra: int, blend: int) -> np.ndarr
         shift = last[0] - _turn(back, angle)[0]
         shift[1] = 0.0
         cycle = cycle + shift
-        seam = _poses(last[None])[0] - _poses(_turn(back, angle)[None] + shift)[0]
+        seam = (_poses(last[None]) - _poses(back[None]))[0]     # facing-frame poses: a rigid move keeps them
         fade = np.clip(1.0 - np.arange(1, period + 1) / max(blend, 1), 0.0, None)[:, None, None]
         cycle = rigid_bones(cycle + _turn(seam[None] * fade, _facing(cycle)[:, None]), lengths)
         take = min(extra, period)
