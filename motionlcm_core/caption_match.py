@@ -16,8 +16,8 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_raised_ground", "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index",
-           "word_overlap"]
+           "names_height_change", "names_raised_ground", "names_sequence", "names_sideways", "names_staying",
+           "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -93,6 +93,25 @@ def names_turning(text: str) -> bool:
     """Whether ``text`` describes turning (turns, pivots, spins, veers, circles), where "left" and "right" say
     which way the body turns, not only where it ends up."""
     return bool(_TURNING.search(_LIMB_PHRASE.sub(" ", text)))
+
+
+_OBJECT = r"(a|an|the|his|her|their|some|\w+) "
+_DOWN = re.compile(r"\b(sits?|sitting|sat) (back )?down\b|\b(sits?|sitting|sat) (on|onto|on to|in|into) " + _OBJECT
+                   + r"|\btakes? a seat\b|\bseats? (himself|herself|themselves)\b|"
+                   r"\b(lowers?|lowering|lowered) (himself|herself|themselves|oneself|(the|his|her|their) body)\b|"
+                   r"\b(kneels?|kneeling|knelt) down\b|\b(lies?|lying|lay) down\b", re.I)
+_UP = re.compile(r"\b(stands?|standing|stood) (back )?up\b|\b(gets?|getting|got) (back )?up\b|"
+                 r"\b(rises?|rising|rose) (from|up|out)\b|\bgets? to (his|her|their) feet\b", re.I)
+
+
+def names_height_change(text: str) -> int:
+    """What ``text`` says about the body ending lower or higher than it starts: -1 it sits (kneels, lies)
+    down, +1 it stands (gets) up, 0 neither, both, or a sequence (:func:`names_sequence`: "sits down, then
+    stands up again")."""
+    if names_sequence(text):
+        return 0
+    down, up = bool(_DOWN.search(text)), bool(_UP.search(text))
+    return -1 if down and not up else 1 if up and not down else 0
 
 
 def direction_flags(text: str) -> int:

@@ -196,12 +196,12 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 3)
+    assert sides.shape == (bank.latents.shape[0], 4)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
             np.testing.assert_allclose(sides[w, :2], -sides[twin, :2], atol=1e-5)
-            np.testing.assert_allclose(sides[w, 2], sides[twin, 2], atol=1e-5)
+            np.testing.assert_allclose(sides[w, 2:], sides[twin, 2:], atol=1e-5)
     # a crop's figures are the whole window's when the crop is the window
     clip, a, b, m = bank.sources[0].tolist()
     np.testing.assert_allclose(bank._crop_sides(Placement(clip, a, b - a, bool(m), False)), sides[0])
@@ -225,9 +225,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1])
-    bank._crop_sides = lambda placed: torch.tensor([0.0, -1.0, 0.1])      # every crop would do
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0])
+    bank._crop_sides = lambda placed: torch.tensor([0.0, -1.0, 0.1, 0.0])      # every crop would do
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -263,13 +263,57 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 3)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9])
-    bank._crop_sides = lambda placed: torch.tensor([0.0, 0.0, 0.1])
+    bank._sides = torch.zeros(bank.latents.shape[0], 4)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0])
+    bank._crop_sides = lambda placed: torch.tensor([0.0, 0.0, 0.1, 0.0])
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
     assert bank.choose(query, [40], 0, one, ["someone stands still"])[0].window not in near
+
+
+def test_sitting_down_and_standing_up_place_the_crop_where_the_pelvis_goes_that_way():
+    """"Sits down" / "stands up" want the pelvis to end at least 0.2 m lower / higher than it starts, the feet
+    not going that way with it (climbing lifts both and is no standing up); in a long
+    window of sitting down and standing up again and again (real train clips) the crop is placed where it does
+    that, from the same window for either prompt, and the lookup prefers windows that do it."""
+    from motionlcm_core.caption_match import names_height_change
+    from motionlcm_core.data import load_cmu_clips
+    from motionlcm_core.retrieval import Pick, ends_lower_or_higher, wanted_motion
+    assert names_height_change("a person lowers themselves onto a chair and stays seated") == -1
+    assert names_height_change("someone takes a seat on a stool") == -1 and names_height_change("a person sits down") == -1
+    assert names_height_change("a seated person gets up from a chair and stands") == 1
+    assert names_height_change("someone who is sitting gets up") == 1
+    assert names_height_change("sits down, then stands up") == 0 and names_height_change("a person stands still") == 0
+    assert names_height_change("a person squats and rises again") == 0 and wanted_motion("a person waves") is None
+    figures = torch.tensor([[0.0, 0.0, 0.5, -0.45], [0.0, 0.0, 0.5, 0.45], [0.0, 0.0, 0.5, -0.1]])
+    assert ends_lower_or_higher(figures, -1).tolist() == [True, False, False]
+    assert ends_lower_or_higher(figures, 1).tolist() == [False, True, False]
+    train = load_cmu_clips("train", mirror=False)[0]
+    sitting = [c for c in train if any("repeatedly sits down" in line.text for line in c.captions)]
+    assert sitting, "the train split has clips of sitting down and standing up repeatedly"
+    bank = build_bank(MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0).vae,
+                      MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0).stats, _Encoder(), sitting)
+    caption = next(i for i, c in enumerate(bank.captions) if "repeatedly sits down" in c)
+    window = int(bank.window[caption])
+    clip, a, b, _ = bank.sources[window].tolist()
+    n = 60
+    assert b - a > 3 * n
+    pick = Pick(caption, window, 0, n)
+
+    def shift(start):                        # pelvis height, last 0.5 s less first 0.5 s, from the real joints
+        pelvis = bank.store.crop(clip, start, n)[:, 0, 1]
+        return float(pelvis[-10:].mean() - pelvis[:10].mean())
+
+    shifts = [shift(start) for start in range(a, b - n)]
+    down = bank.placement(pick, "a person sits down on a stool")
+    up = bank.placement(pick, "a person stands up from a stool")
+    assert (down.length, up.length) == (n, n) and a <= min(down.start, up.start) <= b - n
+    # the crop that sits down most (stands up most), to the cm; a crop here sits 0.1–0.15 m (a high stool)
+    assert shift(down.start) < -0.1 and shift(down.start) <= min(shifts) + 0.01
+    assert shift(up.start) > 0.1 and shift(up.start) >= max(shifts) - 0.01
+    plain = bank.placement(pick, "a person on a stool")
+    assert plain.start not in (down.start, up.start)
 
 
 def test_the_indexed_word_score_is_the_plain_one():
