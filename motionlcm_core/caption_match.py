@@ -8,6 +8,7 @@ the prompt's action is.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Sequence
@@ -16,7 +17,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
            "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_height_change", "names_raised_ground", "names_sequence", "names_sideways", "names_staying",
+           "names_height_change", "names_jump", "names_raised_ground", "names_sequence", "names_sideways", "names_staying",
            "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
@@ -68,6 +69,17 @@ def names_raised_ground(text: str) -> bool:
     """Whether ``text`` has the body on something above the floor (climbs, steps up, onto a stool, stairs,
     uneven ground, over an obstacle); without it a motion keeps to the flat floor."""
     return bool(_RAISED.search(text))
+
+
+_JUMP = re.compile(r"\b(jump\w*|hop|hops|hopp\w*|leap\w*|leapt|bounc\w*|springs?|springing|sprang|vault\w*|"
+                   r"hurdl\w*|skip|skips|skipp\w*|airborne|in(to)? the air|cartwheel\w*|somersault\w*|flips?|jet[eé]s?)\b",
+                   re.I)
+
+
+def names_jump(text: str) -> bool:
+    """Whether ``text`` has the body leave the ground (jumps, hops, leaps, bounces, springs up, skips,
+    vaults, cartwheels, a ballet jeté): without it, a motion keeps a foot on the ground."""
+    return bool(_JUMP.search(text))
 
 
 def names_sequence(text: str) -> bool:
@@ -131,6 +143,7 @@ _STOP = frozenset("a an the person someone somebody man woman he she they it its
                   "slowly quickly very do does did doing done has have had".split())
 
 
+@functools.lru_cache(maxsize=8192)          # pure: a bank's captions are read again at every placement
 def content_words(text: str) -> frozenset[str]:
     """Lower-case word stems of ``text`` without function words (crude: -ing, -ed or -s cut, a consonant
     doubled before -ing/-ed undoubled, then a final e: wave, waves, waving → wav; jogs, jogging → jog)."""

@@ -331,14 +331,14 @@ class MotionLCMPipeline:
                 for start in sorted(set(starts)):                     # items starting alike sample together
                     rows = [b for b in range(B) if starts[b] == start]
                     timesteps = retrieval_timesteps(start, num_steps)
-                    # later steps re-noise along the start's own draw (not fresh noise), so they refine the
-                    # retrieved motion instead of drawing it away step by step
-                    noises = [noise[rows] for _ in timesteps] if retrieval_cfg.same_noise else None
+                    # later steps re-noise with the noise each step read (or the start's own draw), not fresh
+                    # noise, so they refine the retrieved motion instead of drawing it away step by step
+                    noises = [noise[rows] for _ in timesteps] if retrieval_cfg.renoise == "start" else None
                     latents[rows] = lcm_sample(
                         self.denoiser, self.lcm_scheduler,
                         self.schedule.add_noise(found[rows].to(latents), noise[rows], start), text[rows],
                         num_steps=num_steps, guidance_scale=guidance_scale, generator=gen,
-                        timesteps=timesteps, noises=noises)
+                        timesteps=timesteps, noises=noises, predicted_noise=retrieval_cfg.renoise == "predicted")
             else:
                 latents = lcm_sample(self.denoiser, self.lcm_scheduler, latents, text, num_steps=num_steps,
                                      guidance_scale=guidance_scale, generator=gen,

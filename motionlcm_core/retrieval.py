@@ -21,7 +21,8 @@ import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, key_words, names_height_change,
-                            names_sequence, names_sideways, names_staying, names_turning, word_index, word_overlap)
+                            names_jump, names_raised_ground, names_sequence, names_sideways, names_staying,
+                            names_turning, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -32,6 +33,9 @@ __all__ = ["BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "MotionBank", "Pick"
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
+#: Frames a motion the prompt does not make jump may have both feet over 15 cm (the probes' limit for
+#: grounded motion, from real clips: a run's flight stays under it).
+AIRBORNE_FRAMES = 2
 #: The shortest caption window the bank holds (1 s): shorter than ``BANK_LENGTHS[0]``, such a window has no
 #: latents and is drawn only where its exemplar can be encoded (lengthened from its clip, its cycles
 #: repeated, or held at its ends: :meth:`MotionBank.placement`).
@@ -46,13 +50,16 @@ class RetrievalConfig:
     word_weight: float = 0.3      # score = cosine + word_weight · share of the prompt's content words in the caption
     idf: bool = True              # weigh the shared words by inverse document frequency
     temperature: float = 0.05     # > 0: the seed draws among the top_k with weights exp(score / temperature)
-    same_noise: bool = True       # steps after the first re-noise with the start's draw instead of fresh noise
+    renoise: str = "predicted"    # steps after the first re-noise with the noise the step read in its input
+                                  # ("predicted": deterministic), the start's draw ("start") or a fresh draw
     exemplar: bool = True         # add the exemplar's residual after decoding (:mod:`motionlcm_core.exemplars`)
     side_check: float = 0.5       # score − this where the window does not turn / travel to the prompt's side, or
                                   # travels (turns) where the prompt says in place (still): wanted_motion
     sure_share: float = 0.5       # a pick whose caption holds at least this share of the prompt's content words
     sure_cosine: float = 0.85     # … or whose caption embedding is this near the prompt's (> 1: never)
     sure_t: int = 19              # (idf-weighted) starts at sure_t instead of start_t (> 1: never): MotionBank.starts
+    flight_check: float = 0.5     # score − this where a crop leaves the ground (both feet over 15 cm) for more
+                                  # than AIRBORNE_FRAMES and the prompt names no jump nor raised ground
     short_penalty: float = 0.5    # score − this × the share of the clip a window is too short for (such a window
                                   # is extended by its clip's neighbouring frames, its strides repeated, or held)
 
@@ -60,6 +67,8 @@ class RetrievalConfig:
         if self.top_k < 1 or not 0 < self.start_t < 1000 or self.word_weight < 0 or self.short_penalty < 0:
             raise ValueError(f"top_k must be >= 1, start_t in (0, 1000), word_weight and short_penalty >= 0, got "
                              f"{self.top_k}, {self.start_t}, {self.word_weight}, {self.short_penalty}")
+        if self.renoise not in ("predicted", "start", "fresh"):
+            raise ValueError(f"renoise must be 'predicted', 'start' or 'fresh', got {self.renoise!r}")
         if not 0 < self.sure_t < 1000 or self.sure_share < 0 or self.sure_cosine < -1:
             raise ValueError(f"sure_t must be in (0, 1000), sure_share >= 0 and sure_cosine >= -1, got {self.sure_t}, "
                              f"{self.sure_share}, {self.sure_cosine}")
@@ -100,7 +109,7 @@ class MotionBank:
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
         self.store = store if self.sources is not None else None
-        self._sides: torch.Tensor | None = None                       # (W, 4) of _window_sides, on first use
+        self._sides: torch.Tensor | None = None                       # (W, 5) of _window_sides, on first use
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
 
@@ -172,15 +181,32 @@ class MotionBank:
                         self._sides = self._window_sides()
                     whole = wanted(self._sides)[self.window]                            # (N,) the whole window
                     score = torch.where(whole, score, score - cfg.side_check)
-            leading = self._distinct(score, cfg.top_k if wanted is None else max(16, 4 * cfg.top_k))
-            if wanted is not None:             # and the crop each would give (a long window's part of it)
-                placed = [self.placement(Pick(i, int(self.window[i]), bucket, BANK_LENGTHS[bucket]),
-                                         prompts[b] if cfg.exemplar else None) for i in leading]
-                crop = wanted(torch.stack([self._crop_sides(pl) for pl in placed]))
-                score = score.clone()
-                index = torch.tensor(leading)
-                score[index] = torch.where(crop | ~whole[index], score[index], score[index] - cfg.side_check)
-                leading = [leading[k] for k in torch.argsort(score[index], descending=True, stable=True).tolist()]
+            grounded = (prompts is not None and cfg.flight_check > 0 and self.store is not None
+                        and not names_jump(prompts[b]) and not names_raised_ground(prompts[b]))
+            checked = wanted is not None or grounded
+            leading = self._distinct(score, max(16, 4 * cfg.top_k) if checked else cfg.top_k)
+            if checked:        # the crop each would give (a long window's part of it), top_k at a time, until
+                score = score.clone()          # no later one can pass the top_k (a check only scores down)
+                done = 0
+                while done < len(leading):
+                    chunk = leading[done:done + cfg.top_k]
+                    placed = [self.placement(Pick(i, int(self.window[i]), bucket, BANK_LENGTHS[bucket]),
+                                             prompts[b] if cfg.exemplar else None) for i in chunk]
+                    sides = self._placed_sides(placed)
+                    index = torch.tensor(chunk)
+                    if wanted is not None:
+                        crop = wanted(sides)
+                        score[index] = torch.where(crop | ~whole[index], score[index], score[index] - cfg.side_check)
+                    if grounded:
+                        score[index] = torch.where(sides[:, 4] <= AIRBORNE_FRAMES, score[index],
+                                                   score[index] - cfg.flight_check)
+                    done += len(chunk)
+                    best = torch.sort(score[torch.tensor(leading[:done])], descending=True).values
+                    if done < len(leading) and best[min(cfg.top_k, done) - 1] >= score[leading[done]]:
+                        break
+                seen = torch.tensor(leading[:done])
+                leading = ([leading[k] for k in torch.argsort(score[seen], descending=True, stable=True).tolist()]
+                           + leading[done:])
             order = leading[:cfg.top_k]
             if cfg.temperature > 0:
                 top = score[order].double()
@@ -233,42 +259,60 @@ class MotionBank:
         return order
 
     def _window_sides(self) -> torch.Tensor:
-        """``(W, 4)``: every window's :meth:`_crop_sides` as a whole (turn, sideways and forward travel, rise)."""
-        return torch.stack([self._crop_sides(Placement(clip, a, b - a, bool(m), False))
-                            for clip, a, b, m in self.sources.tolist()])
+        """``(W, 5)``: every window's :meth:`_crop_sides` as a whole."""
+        a, b = self.sources[:, 1].numpy(), self.sources[:, 2].numpy()
+        return self._sides_of(self.sources[:, 0].numpy(), a, b - a, self.sources[:, 3].numpy().astype(bool))
 
     def _crop_sides(self, placed: "Placement") -> torch.Tensor:
-        """``(4,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
+        """``(5,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
         frame), forward travel (m) and rise (m: the pelvis's height over its last 0.5 s less over its first, 0 where
         the lower foot goes 0.1 m or more the same way: climbing a ladder or stepping down is neither standing
-        up nor sitting down; sitting on a tall stool, the feet off the floor, is) of a
-        placed crop (:meth:`placement`), read from the exemplar store; a mirrored crop's turn and sideways
-        travel are the negation."""
-        return self._sides_of(placed.clip, np.array([placed.start]), placed.length, placed.mirrored)[0]
+        up nor sitting down; sitting on a tall stool, the feet off the floor, is) and the longest run of frames
+        with both feet 15 cm over the crop's lowest foot (flight) of a placed crop (:meth:`placement`), read
+        from the exemplar store; a mirrored crop's turn and sideways travel are the negation."""
+        return self._placed_sides([placed])[0]
 
-    def _sides_of(self, clip: int, starts: np.ndarray, length: int, mirrored: bool) -> torch.Tensor:
-        """``(K, 4)`` :meth:`_crop_sides` of the crops of ``length`` frames from each of ``starts (K,)`` in
-        ``clip`` (a crop running past the clip's end stops there)."""
-        frames = int(self.store.frames[clip])
-        base = int(self.store.offsets[clip])
-        first = base + np.asarray(starts, dtype=np.int64)
-        last = base + np.minimum(np.asarray(starts) + length, frames) - 1
+    def _placed_sides(self, placed: Sequence["Placement"]) -> torch.Tensor:
+        """``(K, 5)``: :meth:`_crop_sides` of each of ``placed``, at once."""
+        return self._sides_of(np.array([p.clip for p in placed]), np.array([p.start for p in placed]),
+                              np.array([p.length for p in placed]), np.array([p.mirrored for p in placed]))
+
+    def _sides_of(self, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray | int,
+                  mirrored: np.ndarray | bool) -> torch.Tensor:
+        """``(K, 5)`` :meth:`_crop_sides` of the crops of ``lengths`` frames from ``starts`` in ``clips`` (each
+        ``(K,)`` or one for all; a crop running past its clip's end stops there)."""
+        clips, starts = np.broadcast_arrays(np.asarray(clips, dtype=np.int64), np.asarray(starts, dtype=np.int64))
+        lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), clips.shape)
+        first = self.store.offsets[clips] + starts
+        last = self.store.offsets[clips] + np.minimum(starts + lengths, self.store.frames[clips]) - 1
         half_yaw = torch.from_numpy(self.store.half_yaw[np.stack([first, last])].astype(np.float64))   # (2, K)
         step = torch.zeros(len(first), 3, dtype=torch.float64)
         step[:, [0, 2]] = torch.from_numpy((self.store.root_xz[last] - self.store.root_xz[first]).astype(np.float64))
         local = qrot(yaw_quat(half_yaw[0]), step)
         turn = -2.0 * torch.rad2deg(half_yaw[1] - half_yaw[0])
-        sign = -1.0 if mirrored else 1.0
-        span = max(1, min(FPS // 2, length // 4))                     # 0.5 s, a quarter of a short crop
-        offsets = np.arange(span)
-        def heights(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:    # (K,) pelvis, lower foot; mean
-            local = self.store.local[frames].astype(np.float64)
-            return local[..., 0, 1].mean(1), local[..., list(FEET_LEFT + FEET_RIGHT), 1].min(-1).mean(1)
+        sign = torch.from_numpy(np.where(np.broadcast_to(mirrored, clips.shape), -1.0, 1.0))
+        feet = list(FEET_LEFT + FEET_RIGHT)
+        # rise: the pelvis over the last 0.5 s (a quarter of a short crop) less over the first
+        span = np.clip(lengths // 4, 1, FPS // 2)[:, None]
+        ends = np.arange(FPS // 2)[None]
+        weight = (ends < span) / span                                             # (K, 10) a mean over span
 
-        (pelvis_0, foot_0), (pelvis_1, foot_1) = heights(first[:, None] + offsets), heights(last[:, None] - offsets)
+        def heights(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:        # (K,) pelvis, lower foot
+            y = self.store.local[frames, :, 1].astype(np.float64)               # (K, 10, 22)
+            return (y[..., 0] * weight).sum(1), (y[..., feet].min(-1) * weight).sum(1)
+
+        (pelvis_0, foot_0) = heights(np.minimum(first[:, None] + ends, last[:, None]))
+        (pelvis_1, foot_1) = heights(np.maximum(last[:, None] - ends, first[:, None]))
         rise = pelvis_1 - pelvis_0
         rise = np.where((foot_1 - foot_0) * np.sign(rise) < 0.1, rise, 0.0)    # not with the feet: no climb
-        return torch.stack([sign * turn, sign * local[:, 0], local[:, 2], torch.from_numpy(rise)], 1).float()
+        # flight: the longest run of frames with the lower foot 15 cm over the crop's lowest
+        frames = first[:, None] + np.arange(int(lengths.max()) if len(lengths) else 0)[None]
+        inside = frames <= last[:, None]
+        lower = self.store.local[np.minimum(frames, last[:, None])][..., feet, 1].min(-1).astype(np.float32)
+        lowest = np.where(inside, lower, np.inf).min(1, keepdims=True)
+        airborne = torch.from_numpy(longest_runs(inside & (lower - lowest > 0.15))).double()
+        return torch.stack([sign * turn, sign * local[:, 0], local[:, 2], torch.from_numpy(rise),
+                            airborne], 1).float()
 
     # ------------------------------------------------------------------ exemplars
     def placement(self, pick: Pick, prompt: str | None = None) -> "Placement":
@@ -425,6 +469,15 @@ class Placement:
     bank: bool
 
 
+def longest_runs(flags: np.ndarray) -> np.ndarray:
+    """``(K,)`` the longest run of True in each row of ``flags (K, T)``."""
+    if flags.shape[1] == 0:
+        return np.zeros(len(flags), dtype=np.int64)
+    count = np.cumsum(flags, axis=1)
+    before = np.maximum.accumulate(np.where(flags, 0, count), axis=1)        # the count at the last False
+    return (count - before).max(1)
+
+
 def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 3)`` (net turn in
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
@@ -451,7 +504,7 @@ def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tens
 
 
 def placed_motion(prompt: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """How far motions with ``sides (K, 4)`` (:func:`wanted_motion`) do what the prompt asks of a long
+    """How far motions with ``sides (K, 5)`` (:func:`wanted_motion`) do what the prompt asks of a long
     window's crop (:meth:`MotionBank.placement`), ``(K,)`` in m: for sitting down (standing up) the drop
     (rise) of the pelvis from the crop's first 0.5 s to its last — an action that happens once in its window,
     or once each way in "sits down on a stool and stands back up, repeatedly", so that the crop must hold it
@@ -468,7 +521,7 @@ def placed_motion(prompt: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
 
 
 def ends_lower_or_higher(sides: torch.Tensor, sign: int) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 4)`` (:func:`wanted_motion`) end with the pelvis more than
+    """``(K,)`` True where motions with ``sides (K, 5)`` (:func:`wanted_motion`) end with the pelvis more than
     0.2 m lower (``sign`` -1: sits down) or higher (+1: stands up) than they start (over 0.5 s at each end)."""
     return sign * sides[:, 3] > 0.2
 

@@ -30,11 +30,16 @@ def lcm_sample(denoiser: LatentDenoiser, scheduler: LCMScheduler, latents: torch
                num_steps: int = 1, guidance_scale: float | None = None,
                generator: torch.Generator | None = None, noises: list[torch.Tensor] | None = None,
                controlnet: MotionControlNet | None = None, traj_latent: torch.Tensor | None = None,
-               trace: SamplingTrace | None = None, timesteps: tuple[int, ...] | None = None) -> torch.Tensor:
+               trace: SamplingTrace | None = None, timesteps: tuple[int, ...] | None = None,
+               predicted_noise: bool = False) -> torch.Tensor:
     """LCM multistep sampling. ``latents (B, L, D)`` initial noise, ``text (B, 1, Dt)`` → x0 latents.
 
     The guidance scale enters only through the w-embedding (w = scale − 1); no CFG batch. With a
-    ``controlnet`` the steps run at the scheduler's controlled timesteps (``SchedulerConfig.control_timesteps``)."""
+    ``controlnet`` the steps run at the scheduler's controlled timesteps (``SchedulerConfig.control_timesteps``).
+    Between steps the denoised latent is re-noised with a fresh draw (or ``noises[i]``); with
+    ``predicted_noise``, with the noise the step read in its input (``ε̂ = (x_t − √ᾱ_t x̂0) / √(1−ᾱ_t)``): the
+    deterministic end (γ = 0) of consistency models' γ-sampling (Kim et al., CTM, 2024), where a later step
+    refines the denoised latent instead of re-drawing what the noise hides."""
     # 1. timesteps (``timesteps`` overrides the step count's own, e.g. a retrieval start) and the guidance
     if timesteps is None:
         timesteps = scheduler.timesteps(num_steps, controlled=controlnet is not None)
@@ -53,7 +58,13 @@ def lcm_sample(denoiser: LatentDenoiser, scheduler: LCMScheduler, latents: torch
             residuals = controlnet(latents, t, text, w_emb, traj_latent)
         eps = denoiser(latents, t, text, w_emb, residuals)
         last = i == len(timesteps) - 1
-        noise = None if last else (noises[i] if noises is not None else _draw(latents, generator))
+        if last:
+            noise = None
+        elif predicted_noise:
+            denoised = scheduler.step(eps, t, latents, t_next=None, noise=None).denoised
+            noise = scheduler.schedule.pred_eps(latents, denoised, t)
+        else:
+            noise = noises[i] if noises is not None else _draw(latents, generator)
         out = scheduler.step(eps, t, latents, t_next=None if last else timesteps[i + 1], noise=noise)
         if trace is not None:
             trace.model_outputs.append(eps)

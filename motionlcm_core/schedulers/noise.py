@@ -38,6 +38,11 @@ class NoiseSchedule:
         a = self.alpha(t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
+    def pred_eps(self, sample: torch.Tensor, x0: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """The noise ``ε̂ = (x_t − √ᾱ_t x̂0) / √(1−ᾱ_t)`` that ``x̂0`` leaves in ``sample`` at ``t``."""
+        a = self.alpha(t, sample)
+        return (sample - a.sqrt() * x0) / (1 - a).sqrt()
+
     def pred_x0(self, sample: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         """``x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t``."""
         a = self.alpha(t, sample)

@@ -196,7 +196,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 4)
+    assert sides.shape == (bank.latents.shape[0], 5)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -225,9 +225,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0])
-    bank._crop_sides = lambda placed: torch.tensor([0.0, -1.0, 0.1, 0.0])      # every crop would do
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0]] * len(placed))   # any crop does
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -263,9 +263,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 4)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0])
-    bank._crop_sides = lambda placed: torch.tensor([0.0, 0.0, 0.1, 0.0])
+    bank._sides = torch.zeros(bank.latents.shape[0], 5)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
@@ -314,6 +314,37 @@ def test_sitting_down_and_standing_up_place_the_crop_where_the_pelvis_goes_that_
     assert shift(up.start) > 0.1 and shift(up.start) >= max(shifts) - 0.01
     plain = bank.placement(pick, "a person on a stool")
     assert plain.start not in (down.start, up.start)
+
+
+def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
+    """A crop with both feet over 15 cm for more than AIRBORNE_FRAMES (a jump; a walk never) is scored down for a
+    prompt naming no jump and no raised ground ("bends the knees" is no "leaps into the air"), on real clips."""
+    from motionlcm_core.caption_match import names_jump
+    from motionlcm_core.data import load_cmu_clips
+    from motionlcm_core.retrieval import AIRBORNE_FRAMES, Pick
+    assert names_jump("someone jumps up and down") and names_jump("a person hops on one foot")
+    assert names_jump("leaps into the air") and names_jump("dance - grand jete en tourant")
+    assert not names_jump("a person bends the knees into a deep squat") and not names_jump("someone walks")
+    train = load_cmu_clips("train", mirror=False)[0]
+    jump = next(c for c in train if any("vertical jump on the spot" in line.text for line in c.captions))
+    walk = next(c for c in train if any(line.text == "a person walks forward at a fast pace." for line in c.captions))
+    bank = build_bank(pipe.vae, pipe.stats, _Encoder(), [jump, walk])
+    airborne = {bank.captions[i]: float(bank._window_sides()[int(bank.window[i]), 4]) for i in range(len(bank))}
+    jumping = next(i for i, c in enumerate(bank.captions) if "vertical jump on the spot" in c)
+    assert airborne[bank.captions[jumping]] > AIRBORNE_FRAMES >= airborne["a person walks forward at a fast pace."]
+    query = bank.text[jumping][None, None]                 # the jump's own caption is the nearest by far
+    one = RetrievalConfig(top_k=1, word_weight=0.0, flight_check=5.0)
+
+    def picked(prompt, cfg=one):
+        return bank.captions[bank.choose(query, [40], 0, cfg, [prompt])[0].caption]
+
+    assert "jump" in picked("someone jumps on the spot")
+    assert "jump" not in picked("someone bends the knees")
+    assert "jump" in picked("someone bends the knees", RetrievalConfig(top_k=1, word_weight=0.0, flight_check=0.0))
+    assert "jump" in picked("someone bends the knees on a box")              # raised ground: feet up are no flight
+    pick = bank.choose(query, [40], 0, one, ["someone bends the knees"])[0]
+    assert bank._crop_sides(bank.placement(pick, "someone bends the knees"))[4] <= AIRBORNE_FRAMES
+    assert isinstance(pick, Pick)
 
 
 def test_the_indexed_word_score_is_the_plain_one():

@@ -184,6 +184,28 @@ def test_pinned_sampling_runs_at_the_control_timesteps():
     assert model_config_from_json(to_json(cfg)) == cfg
 
 
+def test_predicted_noise_re_noises_with_what_the_step_read(pipe):
+    """``predicted_noise``: a later step's input is the denoised latent re-noised with the noise the step read in
+    its own input, so sampling needs no draw (any generator gives the same result; fresh draws do not), and a
+    second step at the same timestep gets back the very input of the first, and so the same result."""
+    from motionlcm_core.sampling import SamplingTrace, lcm_sample
+    p = pipe
+    z, text = torch.randn(2, 2, 8), emb(2)[:, None]
+    with torch.no_grad():
+        def run(seed, predicted, timesteps, trace=None):
+            return lcm_sample(p.denoiser, p.lcm_scheduler, z, text, num_steps=4, timesteps=timesteps, trace=trace,
+                              generator=torch.Generator().manual_seed(seed), predicted_noise=predicted)
+        steps = (299, 59, 39, 19)
+        torch.testing.assert_close(run(0, True, steps), run(1, True, steps))
+        assert not torch.allclose(run(0, False, steps), run(1, False, steps))
+        torch.testing.assert_close(run(0, True, (59, 59)), run(0, True, (59,)), atol=1e-5, rtol=1e-5)
+        trace = SamplingTrace()
+        run(0, True, (299, 59), trace)
+        a = p.lcm_scheduler.schedule.alpha(299, z)
+        read = (z - a.sqrt() * trace.denoised[0]) / (1 - a).sqrt()
+        torch.testing.assert_close(trace.injected_noise[0], read)
+
+
 @pytest.mark.parametrize("cfg", [v2_config(control=True), v1_config(control=True), tiny_config()])
 def test_config_json_round_trip(cfg):
     assert model_config_from_json(to_json(cfg)) == cfg

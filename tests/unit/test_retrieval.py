@@ -137,6 +137,8 @@ def test_build_bank_holds_every_window_and_its_mirror(pipe):
     assert bank.choose(query, [40], 0, RetrievalConfig(top_k=1, short_penalty=0.0))[0].caption in second
     with pytest.raises(ValueError):
         RetrievalConfig(start_t=0)
+    with pytest.raises(ValueError, match="renoise"):
+        RetrievalConfig(renoise="same")
 
 
 def test_words_the_embedding_blurs_steer_the_lookup():
