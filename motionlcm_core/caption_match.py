@@ -15,10 +15,10 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DIRECTIONS", "GAITS", "LIMB_SIDES", "clause_centre", "clauses", "conflicts", "content_words",
-           "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words", "matched_clause",
-           "names_height_change", "names_jump", "names_raised_ground", "names_sequence", "names_sideways", "names_staying",
-           "names_turning", "word_index", "word_overlap"]
+__all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "clause_centre", "clauses", "conflicts",
+           "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words",
+           "matched_clause", "names_height_change", "names_jump", "names_raised_ground", "names_sequence",
+           "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -41,6 +41,7 @@ GAITS: tuple[tuple[str, str], ...] = (
      r"\b(run|runs|running|ran|jog|jogs|jogging|jogged|sprint\w*)\b"),
 )
 _LIMB_PHRASE = re.compile(rf"\b(left|right) (\w+ )?({_ARM}|{_LEG})\b", re.I)
+_FACING = re.compile(r"\b(fac\w*|look\w*|gaz\w*|eyes) (\w+ )?(forwards?|ahead|front)\b", re.I)
 
 
 _PAIRS = DIRECTIONS + LIMB_SIDES + GAITS
@@ -128,8 +129,9 @@ def names_height_change(text: str) -> int:
 
 def direction_flags(text: str) -> int:
     """Bit ``2k`` (``2k+1``): the text names the first (second) side of pair ``k`` of ``DIRECTIONS +
-    LIMB_SIDES + GAITS`` (movement directions read without the limb phrases)."""
-    movement = _LIMB_PHRASE.sub(" ", text)
+    LIMB_SIDES + GAITS`` (movement directions read without the limb phrases, nor where the body faces: "walks
+    backward, facing forward" moves backward)."""
+    movement = _FACING.sub(" ", _LIMB_PHRASE.sub(" ", text))
     flags = 0
     for k, (a, b) in enumerate(_PAIRS):
         source = text if len(DIRECTIONS) <= k < len(DIRECTIONS) + len(LIMB_SIDES) else movement
@@ -192,14 +194,21 @@ def indexed_overlap(prompt: str, index: dict[str, torch.Tensor], n: int,
     return (out / total if total else out).float()
 
 
-def inverse_document_frequency(captions: Sequence[frozenset[str]]) -> dict[str, float]:
-    """``log(N / df)`` of every content word of ``captions`` (N captions, df of them holding the word)."""
+#: The most a word's inverse document frequency counts: a word in fewer than 1 of ``e ** IDF_CAP`` (about 150)
+#: captions weighs as much as one in 1 of 150. So rare a word is as often incidental as the action: "a *set* of
+#: jumping jacks" (2 of the bank's 3090 captions hold "set"), "at full *speed*". Chosen on the val judge
+#: (R@3 0.832 → 0.838, FID 0.171 → 0.169 against no cap; 4 and 6: 0.823 and 0.834).
+IDF_CAP = 5.0
+
+
+def inverse_document_frequency(captions: Sequence[frozenset[str]], cap: float = IDF_CAP) -> dict[str, float]:
+    """``min(log(N / df), cap)`` of every content word of ``captions`` (N captions, df of them holding it)."""
     df: dict[str, int] = {}
     for c in captions:
         for w in c:
             df[w] = df.get(w, 0) + 1
     n = max(len(captions), 1)
-    return {w: math.log(n / d) for w, d in df.items()}
+    return {w: min(math.log(n / d), cap) for w, d in df.items()}
 
 
 def conflicts(prompt_flags: int, caption_flags: torch.Tensor) -> torch.Tensor:

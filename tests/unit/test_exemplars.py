@@ -140,6 +140,8 @@ def test_limb_sides_are_not_movement_directions():
     assert not conflicts(run, torch.tensor([direction_flags("a person walks and breaks into a run")])).item()
     assert not conflicts(run, torch.tensor([direction_flags("a person jogs ahead")])).item()
     assert conflicts(direction_flags("someone strolls"), torch.tensor([direction_flags("someone sprints")])).item()
+    # where the body faces is no direction of travel
+    assert direction_flags("walks backward, facing forward the whole time") == direction_flags("walks backward")
 
 
 def test_rare_words_weigh_more_and_clauses_place_the_action():
@@ -150,6 +152,11 @@ def test_rare_words_weigh_more_and_clauses_place_the_action():
     weighted = word_overlap("walks backward straight", captions[:2], idf)
     assert plain[0] == plain[1] and weighted[1] > weighted[0]             # "backward" is the rarer word
     assert content_words("zzzq") and word_overlap("zzzq", captions[:1], idf).item() == 0.0
+    # but a word rarer than 1 in e ** cap weighs no more than that: "a set of jumping jacks" is jumping jacks
+    many = [frozenset({"jump", "jack"})] * 3 + [frozenset({"walk"})] * 600 + [frozenset({"set"})]
+    capped = inverse_document_frequency(many)
+    assert capped["set"] == capped["jack"] == 5.0 and inverse_document_frequency(many, cap=99.0)["set"] > 5.0
+    assert word_overlap("does a set of jumping jacks", many[:1], capped).item() == pytest.approx(2 / 3)
     routine = "a person does jumping jacks, jogs in place, and then performs several deep squats."
     assert clause_centre("someone doing jumping jacks", routine) == pytest.approx(1 / 6)
     assert clause_centre("deep squats", routine) == pytest.approx(5 / 6)
@@ -196,7 +203,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 5)
+    assert sides.shape == (bank.latents.shape[0], 6)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -225,9 +232,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0]] * len(placed))   # any crop does
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0]] * len(placed))   # any crop does
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -247,11 +254,12 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     assert names_staying("a person jogs on the spot") == 1 and names_staying("spins in place") == 1
     assert names_staying("a person walks forward, still swinging the arms") == 0
     assert names_staying("a person walks forward") == 0 and wanted_motion("a person walks forward") is None
-    figures = torch.tensor([[0.0, 0.1, 0.2],        # stays
-                            [0.0, 0.2, 3.9],        # runs off
-                            [170.0, 0.1, 0.0]])     # turns around where it stands
-    assert stays_put(figures, keep_facing=True).tolist() == [True, False, False]
-    assert stays_put(figures, keep_facing=False).tolist() == [True, False, True]
+    figures = torch.tensor([[0.0, 0.1, 0.2, 0.0, 0.0, 0.05],        # stays
+                            [0.0, 0.2, 3.9, 0.0, 0.0, 1.2],         # runs off
+                            [170.0, 0.1, 0.0, 0.0, 0.0, 0.3],       # turns around where it stands
+                            [0.0, 0.1, 0.1, 0.0, 0.0, 0.25]])       # kicks where it stands
+    assert stays_put(figures, keep_facing=True).tolist() == [True, False, False, False]
+    assert stays_put(figures, keep_facing=False).tolist() == [True, False, True, True]
     backward = wanted_motion("a person walks backwards")                 # backward, facing kept
     assert backward(torch.tensor([[5.0, 0.2, -2.0], [120.0, -3.0, -1.7], [5.0, 0.1, 2.0]])).tolist() \
         == [True, False, False]
@@ -263,9 +271,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 5)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0]] * len(placed))
+    bank._sides = torch.zeros(bank.latents.shape[0], 6)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
