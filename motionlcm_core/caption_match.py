@@ -17,8 +17,8 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "clause_centre", "clauses", "conflicts",
            "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words",
-           "matched_clause", "names_height_change", "names_jump", "names_raised_ground", "names_sequence",
-           "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
+           "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
+           "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -73,7 +73,8 @@ def names_raised_ground(text: str) -> bool:
 
 
 _JUMP = re.compile(r"\b(jump\w*|hop|hops|hopp\w*|leap\w*|leapt|bounc\w*|springs?|springing|sprang|vault\w*|"
-                   r"hurdl\w*|skip|skips|skipp\w*|airborne|in(to)? the air|cartwheel\w*|somersault\w*|flips?|jet[eé]s?)\b",
+                   r"hurdl\w*|skip|skips|skipp\w*|airborne|in(to)? the air|cartwheel\w*|somersault\w*|flips?|"
+                   r"jet[eé]s?)\b",
                    re.I)
 
 
@@ -100,6 +101,14 @@ def names_staying(text: str) -> int:
 
 _TURNING = re.compile(r"\b(turn\w*|pivot\w*|rotat\w*|spin\w*|twirl\w*|u-turn|around|circl\w*|curv\w*|veer\w*|"
                       r"swerv\w*|loops?)\b", re.I)
+
+
+_CIRCLING = re.compile(r"\b(circl\w*|loops?|looping|spiral\w*|round and round|rings?)\b", re.I)
+
+
+def names_circling(text: str) -> bool:
+    """Whether ``text`` describes turning on and on (in a circle, loops, spirals), not a turn or veer once."""
+    return bool(_CIRCLING.search(text))
 
 
 def names_turning(text: str) -> bool:

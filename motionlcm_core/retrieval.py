@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_height_change,
-                            names_jump, names_raised_ground, names_sequence, names_sideways, names_staying,
-                            names_turning, word_index, word_overlap)
+                            indexed_overlap, inverse_document_frequency, key_words, names_circling,
+                            names_height_change, names_jump, names_raised_ground, names_sequence, names_sideways,
+                            names_staying, names_turning, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -108,7 +108,7 @@ class MotionBank:
         self.words = [content_words(c) for c in self.captions] if self.captions is not None else None
         self.idf = inverse_document_frequency(self.words) if self.words is not None else None
         self._index = word_index(self.words) if self.words is not None else None
-        self._encoded: dict[tuple[int, int, int, bool], Exemplar] = {}       # clause crops encoded so far
+        self._encoded: dict[tuple[int, int, int, bool, bool], Exemplar] = {}       # clause crops encoded so far
         self.sources = None if sources is None else sources.long()
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
@@ -396,7 +396,8 @@ class MotionBank:
                             self.store.channels(clip, placed.start, placed.length), placed.mirrored)
         if encode is None:
             return None
-        return self._encoded_crop(placed.clip, placed.start, placed.length, placed.mirrored, encode)
+        straight = prompt is not None and not names_circling(prompt)
+        return self._encoded_crop(placed.clip, placed.start, placed.length, placed.mirrored, encode, straight)
 
     def _wanted_start(self, clip: int, ranges: tuple[int, ...], n: int, mirrored: bool, start: int,
                       how_far: Callable[[torch.Tensor], torch.Tensor], least: float, stride: int = 4) -> int:
@@ -439,12 +440,15 @@ class MotionBank:
                     best = (b2 - a2, i, a2, b2)
         return best[1:]
 
-    def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode) -> Exemplar:
+    def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode,
+                      straight: bool = False) -> Exemplar:
         """The exemplar of frames ``start : start + n`` of ``clip`` (``n + 1`` joint frames give ``n`` feature
         frames), encoded now and cached (the last 64); a clip too short for them is lengthened to ``n + 1``
         frames, centred: by repeating its cycles where it is cyclic (a run or a walk of one or two strides,
-        :func:`~motionlcm_core.motion.cycles.loop_period`), else by holding its first and last pose."""
-        key = (clip, start, n, mirrored)
+        :func:`~motionlcm_core.motion.cycles.loop_period`; ``straight``: the repeats go straight on, without the
+        clip's own turn, which a prompt that is no circle asks for once), else by holding its first and last
+        pose."""
+        key = (clip, start, n, mirrored, straight)
         if key not in self._encoded:
             frames = int(self.store.frames[clip])
             if start + n + 1 <= frames:
@@ -453,7 +457,7 @@ class MotionBank:
                 whole = self.store.crop(clip, 0, frames)
                 period = loop_period(whole)
                 if period is not None:
-                    joints = extend_cycles(whole, n + 1, period)
+                    joints = extend_cycles(whole, n + 1, period, straight=straight)
                 else:
                     before = (n + 1 - frames) // 2
                     joints = np.concatenate([np.repeat(whole[:1], before, 0), whole,

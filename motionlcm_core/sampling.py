@@ -37,7 +37,7 @@ def lcm_sample(denoiser: LatentDenoiser, scheduler: LCMScheduler, latents: torch
     The guidance scale enters only through the w-embedding (w = scale − 1); no CFG batch. With a
     ``controlnet`` the steps run at the scheduler's controlled timesteps (``SchedulerConfig.control_timesteps``).
     Between steps the denoised latent is re-noised with a fresh draw (or ``noises[i]``); with
-    ``predicted_noise``, with the noise the step read in its input (``ε̂ = (x_t − √ᾱ_t x̂0) / √(1−ᾱ_t)``): the
+    ``predicted_noise``, with the noise the step read in its input, ``ε̂ = (x_t − √ᾱ_t x̂0) / √(1−ᾱ_t)``: the
     deterministic end (γ = 0) of consistency models' γ-sampling (Kim et al., CTM, 2024), where a later step
     refines the denoised latent instead of re-drawing what the noise hides."""
     # 1. timesteps (``timesteps`` overrides the step count's own, e.g. a retrieval start) and the guidance

@@ -80,10 +80,11 @@ def loop_period(joints: np.ndarray, cfg: CycleConfig = CycleConfig()) -> int | N
     return best_lag if best < cfg.max_ratio else None
 
 
-def _append(joints: np.ndarray, period: int, extra: int, blend: int) -> np.ndarray:
+def _append(joints: np.ndarray, period: int, extra: int, blend: int, straight: bool = False) -> np.ndarray:
     """``joints (F, 22, 3)`` followed by ``extra`` frames repeating its last ``period`` frames, each copy turned
     and moved so the frame one period back lands on the last frame (the seam's leftover pose difference fades
-    out over ``blend`` frames)."""
+    out over ``blend`` frames); ``straight``: the copy's own turn taken out, each frame turned back about the
+    seam by its share of it."""
     out = joints.astype(np.float64)
     lengths = np.concatenate([[0.0], bone_lengths(out).mean(0)])          # (22,) the clip's own, per joint
     while extra > 0:
@@ -94,6 +95,10 @@ def _append(joints: np.ndarray, period: int, extra: int, blend: int) -> np.ndarr
         shift = last[0] - _turn(back, angle)[0]
         shift[1] = 0.0
         cycle = cycle + shift
+        if straight:                        # frame k of the copy turned back by k / period of its turn
+            share = -angle * np.arange(1, period + 1)[:, None] / period
+            pivot = np.array([last[0, 0], 0.0, last[0, 2]])
+            cycle = _turn(cycle - pivot, share) + pivot
         seam = (_poses(last[None]) - _poses(back[None]))[0]     # facing-frame poses: a rigid move keeps them
         fade = np.clip(1.0 - np.arange(1, period + 1) / max(blend, 1), 0.0, None)[:, None, None]
         cycle = rigid_bones(cycle + _turn(seam[None] * fade, _facing(cycle)[:, None]), lengths)
@@ -103,13 +108,16 @@ def _append(joints: np.ndarray, period: int, extra: int, blend: int) -> np.ndarr
     return out
 
 
-def extend_cycles(joints: np.ndarray, n: int, period: int, cfg: CycleConfig = CycleConfig()) -> np.ndarray:
+def extend_cycles(joints: np.ndarray, n: int, period: int, cfg: CycleConfig = CycleConfig(),
+                  straight: bool = False) -> np.ndarray:
     """``(n, 22, 3)``: cyclic ``joints (F, 22, 3)`` of ``period`` (:func:`loop_period`) lengthened to ``n >= F``
-    frames, centred: half the missing frames repeat its first cycle before it, half its last cycle after."""
+    frames, centred: half the missing frames repeat its first cycle before it, half its last cycle after.
+    ``straight``: the repeated cycles go straight on, without the turn the clip's cycle makes (a jog that
+    veers 40° once does not veer 40° again in every added stride); else they keep turning (a run in a circle)."""
     f = len(joints)
     if n < f or not 0 < period < f:
         raise ValueError(f"extend_cycles needs n >= {f} frames and a period in (0, {f}), got {n}, {period}")
     before = (n - f) // 2
-    out = _append(joints, period, n - f - before, cfg.blend)
-    out = _append(out[::-1].copy(), period, before, cfg.blend)[::-1]
+    out = _append(joints, period, n - f - before, cfg.blend, straight)
+    out = _append(out[::-1].copy(), period, before, cfg.blend, straight)[::-1]
     return np.ascontiguousarray(out.astype(joints.dtype))

@@ -91,3 +91,26 @@ def test_a_short_run_in_the_bank_is_lengthened_by_its_strides():
         else:                                                                      # a jump: held at its ends
             assert speed[:5].max() < 0.05 and speed[-5:].max() < 0.05
     assert seen == {"cmu_09_01", "cmu_13_40"}
+
+
+def test_a_veer_is_not_repeated_in_every_added_stride(train_joints):
+    """A run that veers (cmu_16_39 turns about 40° right over its 1.4 s) lengthened to 6 s: repeating the
+    strides as they are repeats the veer (the run curls round); ``straight`` repeats them without their turn,
+    so the veer happens once and the added strides run on straight at the clip's speed."""
+    from motionlcm_core.motion.cycles import _facing
+    joints = train_joints["cmu_16_39"]
+    period = loop_period(joints)
+    own = np.degrees(np.unwrap(_facing(joints)))
+    turning = extend_cycles(joints, 120, period)
+    straight = extend_cycles(joints, 120, period, straight=True)
+    turned = {name: np.degrees(np.unwrap(_facing(out))) for name, out in (("turning", turning), ("straight", straight))}
+    assert abs(own[-1] - own[0]) > 25.0                                             # the clip veers
+    assert abs(turned["turning"][-1] - turned["turning"][0]) > 2 * abs(own[-1] - own[0])
+    assert abs(turned["straight"][-1] - turned["straight"][0]) < abs(own[-1] - own[0]) + 15.0
+    before = (120 - len(joints)) // 2
+    np.testing.assert_allclose(straight[before:before + len(joints)], joints, atol=1e-9)    # the clip as it is
+    speed = np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=1)
+    out_speed = np.linalg.norm(np.diff(straight[:, 0, [0, 2]], axis=0), axis=1)
+    assert 0.75 * speed.min() <= out_speed.min() and out_speed.max() <= 1.25 * speed.max()
+    step = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max()
+    assert np.linalg.norm(np.diff(straight, axis=0), axis=-1).max() <= 1.15 * step
