@@ -426,6 +426,7 @@ def test_a_phase_of_a_long_window_places_the_action(pipe, clips):
     assert bank._narrowest(Pick(whole, w, 2, 80), "a person squats")[1:] == (0, len(clip.feats))  # not in the phase
     crops = []
     original = bank._encoded_crop
-    bank._encoded_crop = lambda c, start, n, m, e: crops.append((c, start, n)) or original(c, start, n, m, e)
+    bank._encoded_crop = lambda c, start, n, m, e, *rest: (crops.append((c, start, n))
+                                                           or original(c, start, n, m, e, *rest))
     bank.exemplar(Pick(whole, w, 2, 80), prompt, pipe._encode_exemplar)
     assert crops == [(0, 0, 80)]          # the first clause of the 8 s phase, not of the whole window (0–5 s)
