@@ -165,9 +165,18 @@ class Exemplar:
     def encoded(cls, joints: np.ndarray, mirrored: bool, encode) -> "Exemplar":
         """The exemplar of real ``joints (F + 1, 22, 3)`` (mirrored first if ``mirrored``), encoded now:
         ``encode(feats (F, 263)) -> latent``."""
+        feats = cls.features(joints, mirrored)
+        return cls.from_features(feats, encode(feats))
+
+    @staticmethod
+    def features(joints: np.ndarray, mirrored: bool) -> np.ndarray:
+        """``(F, 263)`` features of real ``joints (F + 1, 22, 3)``, mirrored first if ``mirrored``."""
         from .motion.humanml3d import features_from_joints, mirror_joints
-        feats = features_from_joints(mirror_joints(joints) if mirrored else joints, retarget=False)
-        latent = encode(feats)
+        return features_from_joints(mirror_joints(joints) if mirrored else joints, retarget=False)
+
+    @classmethod
+    def from_features(cls, feats: np.ndarray, latent: torch.Tensor) -> "Exemplar":
+        """The exemplar of real features ``feats (F, 263)`` whose encoding is ``latent``."""
         return cls(latent, latent, feats[:, :67].copy(), False)
 
 

@@ -172,6 +172,20 @@ class MotionLCMPipeline:
         mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
         return self.vae.encode(x.to(self.dtype), mask).mu[0].float().cpu()
 
+    @torch.no_grad()
+    def _encode_exemplars(self, feats: list[np.ndarray]) -> list[torch.Tensor]:
+        """:meth:`_encode_exemplar` of each of ``feats``, crops of one length in one VAE call."""
+        out: list[torch.Tensor | None] = [None] * len(feats)
+        for n in sorted({len(f) for f in feats}):
+            rows = [i for i, f in enumerate(feats) if len(f) == n]
+            x = torch.from_numpy(np.stack([np.ascontiguousarray(feats[i]) for i in rows])).float()
+            x = self.stats.normalize(x).to(self.device)
+            mask = torch.ones(len(rows), n, dtype=torch.bool, device=self.device)
+            mu = self.vae.encode(x.to(self.dtype), mask).mu.float().cpu()
+            for k, i in enumerate(rows):
+                out[i] = mu[k]
+        return out
+
     @staticmethod
     def _hold_bodies(joints: np.ndarray, feats: torch.Tensor, lengths: list[int],
                      body: bool | BodyConfig, exemplars: list | None = None,
@@ -322,8 +336,8 @@ class MotionLCMPipeline:
                 picked = [p.caption for p in picks]
                 found = torch.stack([self.bank.latents[p.window, p.bucket] for p in picks])
                 if retrieval_cfg.exemplar:
-                    exemplar_refs = [self.bank.exemplar(p, prompt, self._encode_exemplar)
-                                     for p, prompt in zip(picks, prompts or [None] * len(picks))]
+                    exemplar_refs = self.bank.exemplars(picks, prompts or [None] * len(picks),
+                                                        self._encode_exemplars)
                     found = torch.stack([f if r is None else r.start.float() for f, r in zip(found, exemplar_refs)])
                 self.lcm_scheduler.timesteps(num_steps)               # a step count the student was exported for
                 starts = self.bank.starts(picks, prompts, retrieval_cfg, text)

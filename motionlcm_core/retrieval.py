@@ -28,8 +28,8 @@ from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FEET_LEFT, FEET_RIGHT, FPS
 
-__all__ = ["BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig", "build_bank", "content_words",
-           "direction_flags", "retrieval_timesteps", "word_overlap"]
+__all__ = ["AIRBORNE_FRAMES", "BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "MotionBank", "Pick", "RetrievalConfig",
+           "build_bank", "content_words", "direction_flags", "retrieval_timesteps", "word_overlap"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
@@ -440,6 +440,50 @@ class MotionBank:
                     best = (b2 - a2, i, a2, b2)
         return best[1:]
 
+    def exemplars(self, picks: Sequence[Pick], prompts: Sequence[str | None], encode_many) -> list[Exemplar | None]:
+        """:meth:`exemplar` of every pick and prompt, the crops to encode encoded together:
+        ``encode_many(list of feats (L_i, 263)) -> list of latents`` (one VAE call for a batch's crops)."""
+        if self.store is None:
+            return [None] * len(picks)
+        out: list[Exemplar | None] = []
+        todo: dict[tuple, list[int]] = {}
+        for k, (pick, prompt) in enumerate(zip(picks, prompts)):
+            placed = self.placement(pick, prompt)
+            if placed.bank:
+                out.append(self.exemplar(pick, prompt))
+                continue
+            key = (placed.clip, placed.start, placed.length, placed.mirrored,
+                   prompt is not None and not names_circling(prompt))
+            out.append(self._encoded.get(key))
+            if out[-1] is None:
+                todo.setdefault(key, []).append(k)
+        if todo:
+            feats = [Exemplar.features(self._crop_joints(clip, start, n, straight), mirrored)
+                     for clip, start, n, mirrored, straight in todo]
+            for (key, rows), f, latent in zip(todo.items(), feats, encode_many(feats)):
+                self._cache(key, Exemplar.from_features(f, latent))
+                for k in rows:
+                    out[k] = self._encoded[key]
+        return out
+
+    def _cache(self, key: tuple, exemplar: Exemplar) -> None:
+        if len(self._encoded) >= 64:
+            self._encoded.pop(next(iter(self._encoded)))
+        self._encoded[key] = exemplar
+
+    def _crop_joints(self, clip: int, start: int, n: int, straight: bool) -> np.ndarray:
+        """``(n + 1, 22, 3)`` joints of the crop :meth:`_encoded_crop` encodes."""
+        frames = int(self.store.frames[clip])
+        if start + n + 1 <= frames:
+            return self.store.crop(clip, start, n + 1)
+        whole = self.store.crop(clip, 0, frames)
+        period = loop_period(whole)
+        if period is not None:
+            return extend_cycles(whole, n + 1, period, straight=straight)
+        before = (n + 1 - frames) // 2
+        return np.concatenate([np.repeat(whole[:1], before, 0), whole,
+                               np.repeat(whole[-1:], n + 1 - frames - before, 0)])
+
     def _encoded_crop(self, clip: int, start: int, n: int, mirrored: bool, encode,
                       straight: bool = False) -> Exemplar:
         """The exemplar of frames ``start : start + n`` of ``clip`` (``n + 1`` joint frames give ``n`` feature
@@ -450,21 +494,7 @@ class MotionBank:
         pose."""
         key = (clip, start, n, mirrored, straight)
         if key not in self._encoded:
-            frames = int(self.store.frames[clip])
-            if start + n + 1 <= frames:
-                joints = self.store.crop(clip, start, n + 1)
-            else:
-                whole = self.store.crop(clip, 0, frames)
-                period = loop_period(whole)
-                if period is not None:
-                    joints = extend_cycles(whole, n + 1, period, straight=straight)
-                else:
-                    before = (n + 1 - frames) // 2
-                    joints = np.concatenate([np.repeat(whole[:1], before, 0), whole,
-                                             np.repeat(whole[-1:], n + 1 - frames - before, 0)])
-            if len(self._encoded) >= 64:
-                self._encoded.pop(next(iter(self._encoded)))
-            self._encoded[key] = Exemplar.encoded(joints, mirrored, encode)
+            self._cache(key, Exemplar.encoded(self._crop_joints(clip, start, n, straight), mirrored, encode))
         return self._encoded[key]
 
 

@@ -401,6 +401,14 @@ def test_a_window_shorter_than_the_clip_is_lengthened_from_its_clip_or_held(pipe
             assert np.abs(np.diff(joints[before + frames - 1:], axis=0)).max(initial=0.0) < 1e-3
     assert cases == {True, False}
     assert bank.exemplar(Pick(0, int(bank.window[0]), 0, BANK_LENGTHS[-1] * 4), None, None) is None
+    # a batch's exemplars at once (crops encoded together, in one VAE call per length) are the single ones
+    picks = [Pick(int(torch.nonzero(bank.window == w)[0]), w, 0, n) for w, n in ((0, 60), (3, 80), (5, 60), (0, 100))]
+    singles = [bank.exemplar(p, None, encode) for p in picks]
+    bank._encoded.clear()
+    together = bank.exemplars(picks, [None] * len(picks), pipe._encode_exemplars)
+    for one, other in zip(singles, together):
+        np.testing.assert_allclose(one.real, other.real)
+        torch.testing.assert_close(one.start, other.start, atol=1e-5, rtol=1e-5)
 
 
 def test_a_phase_of_a_long_window_places_the_action(pipe, clips):
