@@ -390,14 +390,18 @@ class MotionBank:
             return None
         placed = self.placement(pick, prompt if encode is not None else None)
         if placed.bank:
-            clip, a, b, _ = self.sources[pick.window].tolist()
-            w0 = self._unmirrored[(clip, a, b)]
-            return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
-                            self.store.channels(clip, placed.start, placed.length), placed.mirrored)
+            return self._bank_exemplar(pick, placed)
         if encode is None:
             return None
-        straight = prompt is not None and not names_circling(prompt)
-        return self._encoded_crop(placed.clip, placed.start, placed.length, placed.mirrored, encode, straight)
+        return self._encoded_crop(placed.clip, placed.start, placed.length, placed.mirrored, encode,
+                                  _straight(prompt))
+
+    def _bank_exemplar(self, pick: Pick, placed: "Placement") -> Exemplar:
+        """The exemplar of a placement the bank holds the latents of (``placed.bank``)."""
+        clip, a, b, _ = self.sources[pick.window].tolist()
+        w0 = self._unmirrored[(clip, a, b)]
+        return Exemplar(self.latents[pick.window, pick.bucket], self.latents[w0, pick.bucket],
+                        self.store.channels(clip, placed.start, placed.length), placed.mirrored)
 
     def _wanted_start(self, clip: int, ranges: tuple[int, ...], n: int, mirrored: bool, start: int,
                       how_far: Callable[[torch.Tensor], torch.Tensor], least: float, stride: int = 4) -> int:
@@ -450,10 +454,9 @@ class MotionBank:
         for k, (pick, prompt) in enumerate(zip(picks, prompts)):
             placed = self.placement(pick, prompt)
             if placed.bank:
-                out.append(self.exemplar(pick, prompt))
+                out.append(self._bank_exemplar(pick, placed))
                 continue
-            key = (placed.clip, placed.start, placed.length, placed.mirrored,
-                   prompt is not None and not names_circling(prompt))
+            key = (placed.clip, placed.start, placed.length, placed.mirrored, _straight(prompt))
             out.append(self._encoded.get(key))
             if out[-1] is None:
                 todo.setdefault(key, []).append(k)
@@ -496,6 +499,12 @@ class MotionBank:
         if key not in self._encoded:
             self._cache(key, Exemplar.encoded(self._crop_joints(clip, start, n, straight), mirrored, encode))
         return self._encoded[key]
+
+
+def _straight(prompt: str | None) -> bool:
+    """Whether a short cyclic clip lengthened for ``prompt`` repeats its strides without their turn
+    (:func:`~motionlcm_core.motion.cycles.extend_cycles`): for a prompt that names no circle."""
+    return prompt is not None and not names_circling(prompt)
 
 
 def retrieval_timesteps(start_t: int, num_steps: int, grid: int = 20) -> tuple[int, ...]:
