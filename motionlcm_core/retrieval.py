@@ -101,7 +101,7 @@ class MotionBank:
             raise ValueError("bank: one direction flag per caption expected")
         self._flags: torch.Tensor | None = None
         self._sequences: torch.Tensor | None = None
-        self._moved_sum: np.ndarray | None = None
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
         self.captions = list(captions) if captions is not None else None
         if self.captions is not None and len(self.captions) != len(self.window):
             raise ValueError("bank: one caption text per embedding expected")
@@ -323,28 +323,29 @@ class MotionBank:
         # flight: the longest run of frames with the lower foot 15 cm over the crop's lowest
         frames = first[:, None] + np.arange(int(lengths.max()) if len(lengths) else 0)[None]
         inside = frames <= last[:, None]
-        lower = self.store.local[np.minimum(frames, last[:, None])][..., feet, 1].min(-1).astype(np.float32)
+        lower = self._frame_tables()[1][np.minimum(frames, last[:, None])]
         lowest = np.where(inside, lower, np.inf).min(1, keepdims=True)
         airborne = torch.from_numpy(longest_runs(inside & (lower - lowest > 0.15))).double()
         # motion: the joints' mean speed over the crop
-        moved = self._moved()
+        moved = self._frame_tables()[0]
         speed = (moved[last] - moved[first]) / np.maximum(last - first, 1) * FPS
         return torch.stack([sign * turn, sign * local[:, 0], local[:, 2], torch.from_numpy(rise),
                             airborne, torch.from_numpy(speed)], 1).float()
 
-    def _moved(self) -> np.ndarray:
-        """``(F,)`` over the store's frames: how far the 22 joints have moved on average (m) from their clip's
-        first frame to this one, summed frame to frame (worked out on first use; a crop's mean joint speed is a
-        difference of two entries)."""
-        if self._moved_sum is None:
+    def _frame_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Two ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
+        moved on average (m) from their clip's first frame to this one, summed frame to frame (a crop's mean
+        joint speed is a difference of two entries), and the lower foot's height (m)."""
+        if self._tables is None:
             world = self.store.local.astype(np.float32)
             world[..., 0] += self.store.root_xz[:, None, 0]
             world[..., 2] += self.store.root_xz[:, None, 1]
             step = np.zeros(len(world), dtype=np.float64)
             step[1:] = np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)
             step[self.store.offsets] = 0.0                                  # no step across clips
-            self._moved_sum = np.cumsum(step)
-        return self._moved_sum
+            lower = world[:, list(FEET_LEFT + FEET_RIGHT), 1].min(-1)
+            self._tables = (np.cumsum(step), lower)
+        return self._tables
 
     # ------------------------------------------------------------------ exemplars
     def placement(self, pick: Pick, prompt: str | None = None) -> "Placement":
