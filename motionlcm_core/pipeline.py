@@ -168,13 +168,12 @@ class MotionLCMPipeline:
     @torch.no_grad()
     def _encode_exemplar(self, feats: np.ndarray) -> torch.Tensor:
         """VAE mean ``(L, D)`` of de-normalised ``feats (T, 263)`` (an exemplar crop), on the CPU in fp32."""
-        x = self.stats.normalize(torch.from_numpy(np.ascontiguousarray(feats))[None].float()).to(self.device)
-        mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
-        return self.vae.encode(x.to(self.dtype), mask).mu[0].float().cpu()
+        return self._encode_exemplars([feats])[0]
 
     @torch.no_grad()
     def _encode_exemplars(self, feats: list[np.ndarray]) -> list[torch.Tensor]:
-        """:meth:`_encode_exemplar` of each of ``feats``, crops of one length in one VAE call."""
+        """VAE means ``(L, D)`` of de-normalised ``feats`` (exemplar crops ``(T_i, 263)``), on the CPU in fp32;
+        crops of one length in one VAE call."""
         out: list[torch.Tensor | None] = [None] * len(feats)
         for n in sorted({len(f) for f in feats}):
             rows = [i for i, f in enumerate(feats) if len(f) == n]
