@@ -2,7 +2,7 @@
 type it, not as the probes (or the training captions) word it?
 
     .venv/bin/python benchmarks/paraphrases.py [--steps 1] [--seeds 0 1 2 3] [--retrieval JSON] [--list]
-                                               [--set two|third|fourth]
+                                               [--set two|third|fourth|fifth|blind]
 
 Each family of ``../shared/probes`` is asked for in two wordings of our own (written before looking at how
 the model does on them; none is tuned afterwards), and the probe's own kinematic test and plausibility
@@ -123,14 +123,55 @@ FOURTH: dict[str, str] = {
 }
 
 
+#: A fifth, written at the start of session 13 before any change of that session; its total was run then and
+#: at the end only (its failures are not looked at in between).
+FIFTH: dict[str, str] = {
+    "walk_forward": "a person walks along at a steady pace",
+    "walk_slowly": "someone ambles forward slowly",
+    "walk_quickly": "a person walks fast, in a hurry",
+    "run": "a man dashes forward",
+    "walk_backward": "a person walks in reverse",
+    "sidestep_left": "a person sidesteps left",
+    "sidestep_right": "a person sidesteps right",
+    "jog_in_place": "a person jogs in place, knees high",
+    "turn_around": "a person turns back the way they came",
+    "turn_right_90": "someone walks and then turns to their right",
+    "turn_left_90": "someone walks and then turns to their left",
+    "walk_circle": "a person walks in a circle and ends where they began",
+    "spin": "a person spins around a few times",
+    "jump_forward": "someone hops forward with both feet together",
+    "jump_in_place": "a person jumps up and down once",
+    "jumping_jacks": "a person doing jumping jack exercises",
+    "cartwheel": "someone performs a cartwheel",
+    "sit_down": "a person sits on a chair",
+    "stand_up": "a person stands up",
+    "squat": "someone does a deep knee bend",
+    "duck": "a person ducks down to avoid something while walking",
+    "climb": "a person climbs up the stairs",
+    "kick": "a man kicks with his right foot",
+    "punch": "a person punches the air",
+    "arms_overhead": "someone stretches their arms up above their head",
+    "wave": "a person waves their hand",
+    "balance_one_leg": "someone holds a balance on one leg",
+    "dance": "a person dances to music",
+    "stand_still": "a person stands idle",
+}
+
+
+#: Three more per family, written in session 13 by a helper session that saw no code, data, caption or wording of
+#: ours (only each family's one-line description); run at its start and end, its failures not looked at between.
+BLIND = Path(__file__).resolve().with_name("blind_wordings.json")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--retrieval", default="{}", help="RetrievalConfig fields as JSON")
     parser.add_argument("--list", action="store_true", help="print the failing wordings")
-    parser.add_argument("--set", choices=("two", "third", "fourth"), default="two",
-                        help="the two wordings per family (default), or the third or fourth, written later")
+    parser.add_argument("--set", choices=("two", "third", "fourth", "fifth", "blind"), default="two",
+                        help="the two wordings per family (default), the third, fourth or fifth, written later, or "
+                             "the three of blind_wordings.json")
     args = parser.parse_args(argv)
     probes_dir = Path(__file__).resolve().parents[2] / "shared" / "probes"
     sys.path.insert(0, str(probes_dir))
@@ -146,8 +187,11 @@ def main(argv: list[str] | None = None) -> dict:
     pipe = MotionLCMPipeline.from_pretrained("embedded", device="cpu")
     retrieval = RetrievalConfig(**json.loads(args.retrieval))
     passed, failing = 0, []
-    later = {"third": THIRD, "fourth": FOURTH}
-    sets = WORDINGS if args.set == "two" else {name: (prompt,) for name, prompt in later[args.set].items()}
+    later = {"third": THIRD, "fourth": FOURTH, "fifth": FIFTH}
+    if args.set == "blind":
+        sets = {name: tuple(w) for name, w in json.loads(BLIND.read_text()).items()}
+    else:
+        sets = WORDINGS if args.set == "two" else {name: (prompt,) for name, prompt in later[args.set].items()}
     for name, wordings in sets.items():
         probe = PROBES_BY_NAME[name]
         for prompt in wordings:

@@ -15,10 +15,11 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "clause_centre", "clauses", "conflicts",
-           "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency", "key_words",
-           "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
-           "names_sequence", "names_sideways", "names_staying", "names_turning", "word_index", "word_overlap"]
+__all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
+           "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
+           "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
+           "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "word_index",
+           "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -28,10 +29,13 @@ DIRECTIONS: tuple[tuple[str, str], ...] = (
     (r"\b(forwards?|ahead)\b", r"\bbackwards?\b"),
     (r"\b(?<!counter)(?<!counter-)(?<!anti)clockwise\b", r"\b(counter-?|anti)clockwise\b"),
 )
-_ARM = r"(hand|arm|fist|palm|elbow|wrist|shoulder)s?"
-_LEG = r"(foot|feet|leg|knee|heel|toe|thigh|hip)s?"
-#: The side of a named limb: "kicks with the right foot" is not retrieved for "kicks with the left foot".
-LIMB_SIDES: tuple[tuple[str, str], ...] = tuple((rf"\bleft (\w+ )?{limb}\b", rf"\bright (\w+ )?{limb}\b")
+_ARM = r"((hand|arm|fist|palm|elbow|wrist|shoulder|jab|hook|uppercut)s?|punch(es)?)"
+_LEG = r"(foot|feet|leg|knee|heel|toe|thigh|hip|kick)s?"
+#: A word between a side and its limb: "right high kick", not "to the right and kicks".
+_BETWEEN = r"((?!and |then |or |to |before |after |while |with |as )\w+ )?"
+#: The side of a named limb: "kicks with the right foot" is not retrieved for "kicks with the left foot" (nor "a
+#: right kick" for "a left roundhouse kick").
+LIMB_SIDES: tuple[tuple[str, str], ...] = tuple((rf"\bleft {_BETWEEN}{limb}\b", rf"\bright {_BETWEEN}{limb}\b")
                                                 for limb in (_ARM, _LEG))
 #: Gaits a sentence embedding also hardly tells apart ("walks forward in a straight line" is nearer to "runs
 #: along a straight path" than "runs forward, then stops" is): a caption naming only walking is not retrieved for
@@ -40,11 +44,79 @@ GAITS: tuple[tuple[str, str], ...] = (
     (r"\b(walk|walks|walking|walked|stroll\w*|strides?|striding)\b",
      r"\b(run|runs|running|ran|jog|jogs|jogging|jogged|sprint\w*)\b"),
 )
-_LIMB_PHRASE = re.compile(rf"\b(left|right) (\w+ )?({_ARM}|{_LEG})\b", re.I)
+#: Paces a sentence embedding hardly tells apart either ("walks forward slowly" is near "walks forward quickly"):
+#: a caption naming only a slow pace is not retrieved for a prompt naming only a fast one, and the other way round.
+PACES: tuple[tuple[str, str], ...] = (
+    (r"\b(slow|slowly|slower|slowing|unhurried\w*|leisure\w*|sluggish\w*|gradual\w*)\b",
+     r"\b(quick|quickly|quicker|fast|faster|brisk\w*|rapid\w*|hurried\w*|hurry\w*|swift\w*|speedy|"
+     r"speedily|hasty|hastily)\b"),
+)
+_LIMB_PHRASE = re.compile(rf"\b(left|right) {_BETWEEN}({_ARM}|{_LEG})\b", re.I)
 _FACING = re.compile(r"\b(fac\w*|look\w*|gaz\w*|eyes) (\w+ )?(forwards?|ahead|front)\b", re.I)
 
 
-_PAIRS = DIRECTIONS + LIMB_SIDES + GAITS
+_PAIRS = DIRECTIONS + LIMB_SIDES + GAITS + PACES
+
+#: Words and idioms for a motion that the bank's captions word otherwise, and the wording they use (checked: the
+#: replacement's content words are in the captions). A pooled embedding of "backs up" is nearer to climbing up
+#: than to walking backward, and "does not move" is near "moves"; words no caption holds ("dashes", "ambles")
+#: add nothing to the lexical score. Applied to a prompt before it is encoded and matched
+#: (:func:`plain_wording`); the captions are left as they are.
+REWORDINGS: tuple[tuple[str, str], ...] = (
+    # travelling backward
+    (r"\bback(s|ed|ing) (up|away|off)\b", "walks backward"),          # not "stands back up"
+    (r"\bbackpedal\w*", "walks backward"),
+    (r"\b(in|into) reverse\b", "backward"),
+    (r"\breversing\b|\breverses\b", "walks backward"),
+    # not moving
+    (r"\b(does|do|did|will|can)(n't| not|not) (move|budge|stir)( at all)?\b|\bnever (moves|budges)\b|"
+     r"\b(is|are)(n't| not) (moving|budging)( at all)?\b", "stays still"),
+    (r"\bnot (moving|budging)( at all)?\b|\bno (movement|motion)\b|\bwithout (any )?(movement|motion)\b",
+     "still"),
+    (r"\b(idle|idles|idling|idly|stationary|immobile|frozen in place|like a statue|statue-like)\b", "still"),
+    # gaits
+    (r"\b(dash|dashes|dashed|dashing|bolt|bolts|bolted|bolting|race|races|raced|racing|hurtl\w*|"
+     r"scurr\w*|scamper\w*)\b", "runs"),
+    (r"\b(trot|trots|trotted|trotting|lope|lopes|loped|loping)\b", "jogs"),
+    (r"\b(amble|ambles|ambled|ambling|saunter\w*|mosey\w*|meander\w*|trudg\w*|plod\w*|shambl\w*|dawdl\w*|"
+     r"mooch\w*)\b", "walks slowly"),
+    (r"\b(power|speed)[- ]?walk\w*", "walks quickly"),
+    (r"\bin a (hurry|rush)\b", "quickly"),
+    (r"\b(hurry|hurries|hurried|hurrying|rush|rushes|rushed|rushing)\b", "walks quickly"),
+    (r"\b(march|marches|marched|marching|promenad\w*|pac(e|es|ed|ing) (up and down|back and forth))\b",
+     "walks"),
+    (r"\bstrafe(s|d)?\b|\bstrafing\b", "moves sideways"),
+    # turning, jumping, stepping
+    (r"\b(whirl\w*|swivel\w*)", "spins"),
+    (r"\b(does|makes|performs|pulls) an? (180|one[- ]eighty)\b|\b(does|makes) an about[- ](face|turn)\b",
+     "turns around"),
+    (r"\b(180|one[- ]eighty)( ?°| degrees?)?(?!\w)|\babout[- ](face|turn)\b", "around"),
+    (r"\b90 ?°", "ninety degrees"),
+    (r"\b90\b", "ninety"),
+    (r"\b(skip|skips|skipped|skipping)\b(?! rope)", "hops"),
+    (r"\b(upstairs)\b", "up the stairs"),
+    (r"\b(staircase|stairway|stairwell)\b", "stairs"),
+    (r"\b(ascend|ascends|ascended|ascending)\b", "climbs up"),
+    (r"\b(descend|descends|descended|descending)\b", "climbs down"),
+    # what the arms do, dancing
+    (r"\b(says?|saying|said) (hello|hi|goodbye|bye)\b", "waves"),
+    (r"\b(spar|spars|sparred|sparring|shadow[- ]?box\w*|uppercuts?)\b", "punches"),
+    (r"\b(boogie\w*|groov\w*|bop|bops|bopping|bopped)\b", "dances"),
+    (r"\b(star jumps?|jumping[- ]jack exercises)\b", "jumping jacks"),
+    (r"\b(plops?|plopped|flops?|flopped|slumps?|slumped) (down|into|onto|on to|in)\b", "sits down"),
+    (r"\b(knee bends?|deep knee bends?)\b", "squat"),
+)
+_REWORDINGS = tuple((re.compile(a, re.I), b) for a, b in REWORDINGS)
+
+
+@functools.lru_cache(maxsize=1024)
+def plain_wording(prompt: str) -> str:
+    """``prompt`` with the words and idioms of :data:`REWORDINGS` put as the bank's captions put them ("a person
+    backs up" → "a person walks backward"; "someone does not move" → "someone stands still")."""
+    out = prompt
+    for pattern, replacement in _REWORDINGS:
+        out = pattern.sub(replacement, out)
+    return out
 
 _SIDEWAYS = re.compile(r"\bsideways\b|\bside[- ]?step|\bshuffl|\bstrafe|\blaterally\b", re.I)
 
@@ -138,7 +210,7 @@ def names_height_change(text: str) -> int:
 
 def direction_flags(text: str) -> int:
     """Bit ``2k`` (``2k+1``): the text names the first (second) side of pair ``k`` of ``DIRECTIONS +
-    LIMB_SIDES + GAITS`` (movement directions read without the limb phrases, nor where the body faces: "walks
+    LIMB_SIDES + GAITS + PACES`` (movement directions read without the limb phrases, nor where the body faces: "walks
     backward, facing forward" moves backward)."""
     movement = _FACING.sub(" ", _LIMB_PHRASE.sub(" ", text))
     flags = 0

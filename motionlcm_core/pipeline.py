@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .caption_match import names_raised_ground
+from .caption_match import names_raised_ground, plain_wording
 from .config import ModelConfig
 from .control.exact import apply_exact
 from .control.passes import PinPassConfig
@@ -308,6 +308,8 @@ class MotionLCMPipeline:
         if control is not None:
             pos, cmask = control.validated(B, T)
             check_pins_within(cmask, lengths)
+        asked = prompts
+        prompts = None if prompts is None else [plain_wording(p) for p in prompts]   # as the captions word it
         # 2. text
         with timer("text"):
             text = self._text(prompts, text_embeddings).to(self.dtype)
@@ -401,7 +403,7 @@ class MotionLCMPipeline:
             residual = pin_errors(joints_np, pos, cmask)
             pin_error["final"] = float(residual[pinned].mean())
         timer.times["total"] = sum(timer.times.values())
-        report = {"prompts": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
+        report = {"prompts": asked, "read_as": prompts, "num_steps": None if teacher else num_steps, "teacher": teacher,
                   "guidance_scale": guidance_scale if guidance_scale is not None else (
                       self.cfg.scheduler.ddim_guidance if teacher else self.lcm_scheduler.guidance_scale(num_steps)),
                   "model": self.description, "controlled": control is not None,

@@ -142,6 +142,34 @@ def test_limb_sides_are_not_movement_directions():
     assert conflicts(direction_flags("someone strolls"), torch.tensor([direction_flags("someone sprints")])).item()
     # where the body faces is no direction of travel
     assert direction_flags("walks backward, facing forward the whole time") == direction_flags("walks backward")
+    # a kick or punch named by its side is a limb's side; "to the right and kicks" is not a right kick
+    left_kick = torch.tensor([direction_flags("a person throws a high left roundhouse kick")])
+    assert conflicts(direction_flags("a person does a right kick"), left_kick).item()
+    assert conflicts(direction_flags("a right jab"), torch.tensor([direction_flags("punches with the left fist")]))
+    moved = direction_flags("moves forward and to the right and kicks a soccer ball with the left foot")
+    assert conflicts(right_kick, torch.tensor([moved])).item()
+    # paces: a slow walk is not retrieved for a brisk one
+    quick = direction_flags("someone walks forward quickly")
+    assert conflicts(quick, torch.tensor([direction_flags("a person walks forward slowly.")])).item()
+    assert not conflicts(quick, torch.tensor([direction_flags("walks slowly, then speeds up to a fast walk")])).item()
+
+
+def test_idioms_are_reworded_as_the_captions_word_them():
+    from motionlcm_core.caption_match import REWORDINGS, content_words, names_staying, plain_wording
+    assert plain_wording("a person backs up step by step") == "a person walks backward step by step"
+    assert plain_wording("someone crouches down low and stands back up") == (
+        "someone crouches down low and stands back up")                        # "back up" of standing: kept
+    assert names_staying(plain_wording("someone stands in place and does not move")) == 2
+    assert names_staying(plain_wording("he isn't moving at all")) == 2
+    assert names_staying("someone stands in place and does not move") == 1    # without the rewording
+    assert plain_wording("a man dashes forward") == "a man runs forward"
+    assert plain_wording("turns 180 degrees to the left") == "turns around to the left"
+    assert plain_wording("a person walks forward") == "a person walks forward"          # plain: unchanged
+    # every rewording is worded as the shipped bank's captions word it (else it adds nothing to the match)
+    bank = MotionLCMPipeline.from_pretrained("embedded", device="cpu").bank
+    vocabulary = frozenset().union(*bank.words)
+    for pattern, replacement in REWORDINGS:
+        assert content_words(replacement) <= vocabulary, (pattern, replacement)
 
 
 def test_rare_words_weigh_more_and_clauses_place_the_action():
