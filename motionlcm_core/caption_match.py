@@ -18,8 +18,8 @@ import torch
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
-           "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "word_index",
-           "word_overlap"]
+           "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent",
+           "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -181,6 +181,29 @@ _CIRCLING = re.compile(r"\b(circl\w*|loops?|looping|spiral\w*|round and round|ri
 def names_circling(text: str) -> bool:
     """Whether ``text`` describes turning on and on (in a circle, loops, spirals), not a turn or veer once."""
     return bool(_CIRCLING.search(text))
+
+
+_WIDE_TURN = re.compile(r"\b(around|round|full|complete|whole|half|u-turn|about|spin\w*|twirl\w*|pirouett\w*|"
+                        r"rotat\w*|revolv\w*|whirl\w*|circl\w*|loops?|looping|spiral\w*|back|opposite|revers\w*|"
+                        r"several|twice|times|series|repeated\w*|(left|right) turns)\b", re.I)
+_TRAVEL = re.compile(r"\b(walk\w*|run|runs|running|ran|jog\w*|stroll\w*|march\w*|skip\w*|mov(e|es|ing)|travel\w*|"
+                     r"(goes|go|going|went) (around|round) in)\b", re.I)
+_PART_CIRCLE = re.compile(r"\b(half|semi-?circle\w*|partial\w*|arcs?|quarter)\b", re.I)
+
+
+def turn_extent(text: str) -> tuple[float, float]:
+    """The net turn, in degrees either way, that ``text`` asks of a whole motion: at least 270 for travel in a
+    circle (walks in a circle, runs in loops; not a half circle or an arc, nor circling the arms), 30–150 for a turn to a side that says nothing of
+    how far ("turns left", "a right turn": about a right angle, not a full turn), else any (0, inf); any for a
+    sequence (:func:`names_sequence`), whose other parts may turn too."""
+    if names_sequence(text):
+        return 0.0, math.inf
+    if names_circling(text) and _TRAVEL.search(text) and not _PART_CIRCLE.search(text):
+        return 270.0, math.inf
+    flags = direction_flags(text)
+    if names_turning(text) and bool(flags & 1) != bool(flags & 2) and not _WIDE_TURN.search(text):
+        return 30.0, 150.0
+    return 0.0, math.inf
 
 
 def names_turning(text: str) -> bool:

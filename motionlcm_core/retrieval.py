@@ -22,7 +22,7 @@ import torch
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, key_words, names_circling,
                             names_height_change, names_jump, names_raised_ground, names_sequence, names_sideways,
-                            names_staying, names_turning, word_index, word_overlap)
+                            names_staying, names_turning, turn_extent, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -559,7 +559,8 @@ def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tens
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
     it is when it says so (:func:`stays_put`), backward when it says backward alone, without a sequence
-    (:func:`backs_away`); all that it says; None when it asks nothing of them.
+    (:func:`backs_away`), turning as far as it says (:func:`~motionlcm_core.caption_match.turn_extent`: a
+    circle, or a side turn that is no full turn); all that it says; None when it asks nothing of them.
     ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
@@ -574,6 +575,9 @@ def wanted_motion(prompt: str, flags: int | None = None) -> Callable[[torch.Tens
     height = names_height_change(prompt)
     if height:
         tests.append(lambda sides: ends_lower_or_higher(sides, height))
+    least, most = turn_extent(prompt)
+    if least > 0 or most < np.inf:
+        tests.append(lambda sides: (sides[:, 0].abs() >= least) & (sides[:, 0].abs() <= most))
     if not tests:
         return None
     return lambda sides: torch.stack([t(sides) for t in tests]).all(0)

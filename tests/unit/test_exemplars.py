@@ -172,6 +172,22 @@ def test_idioms_are_reworded_as_the_captions_word_them():
         assert content_words(replacement) <= vocabulary, (pattern, replacement)
 
 
+def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips():
+    from motionlcm_core.caption_match import turn_extent
+    assert turn_extent("a person makes a right turn") == (30.0, 150.0)        # a right angle, not a full turn
+    assert turn_extent("someone walks in a big circle") == (270.0, np.inf)
+    for wide in ("a person turns around", "spins to the left", "walks in a half circle",
+                 "a person stands in place, wiping a window in circles", "walks forward, then turns left"):
+        assert turn_extent(wide) == (0.0, np.inf), wide
+    # calibrated on the shipped bank's real windows: most captions with a side turn (circle) turn that far
+    bank = MotionLCMPipeline.from_pretrained("embedded", device="cpu").bank
+    turned = bank._window_sides()[bank.window, 0].abs().numpy()
+    for asked, share in (((30.0, 150.0), 0.8), ((270.0, np.inf), 0.6)):
+        rows = [i for i, c in enumerate(bank.captions) if turn_extent(c) == asked]
+        inside = (turned[rows] >= asked[0]) & (turned[rows] <= asked[1])
+        assert len(rows) >= 20 and inside.mean() >= share, (asked, len(rows), inside.mean())
+
+
 def test_rare_words_weigh_more_and_clauses_place_the_action():
     captions = [frozenset({"walk", "straight"}), frozenset({"walk", "backward"}), frozenset({"walk"})] * 3
     from motionlcm_core.caption_match import content_words, inverse_document_frequency
