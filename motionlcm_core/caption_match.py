@@ -18,7 +18,7 @@ import torch
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
-           "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent",
+           "names_running", "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent",
            "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
@@ -154,6 +154,14 @@ def names_jump(text: str) -> bool:
     """Whether ``text`` has the body leave the ground (jumps, hops, leaps, bounces, springs up, skips,
     vaults, cartwheels, a ballet jeté): without it, a motion keeps a foot on the ground."""
     return bool(_JUMP.search(text))
+
+
+_RUNNING = re.compile(GAITS[0][1] + r"|\bhigh knees\b|\bknees high\b", re.I)
+
+
+def names_running(text: str) -> bool:
+    """Whether ``text`` has the body run or jog (runs, jogs, sprints; high knees), feet off the floor in turn."""
+    return bool(_RUNNING.search(_LIMB_PHRASE.sub(" ", text)))
 
 
 def names_sequence(text: str) -> bool:

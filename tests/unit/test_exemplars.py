@@ -247,7 +247,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 6)
+    assert sides.shape == (bank.latents.shape[0], 7)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -276,9 +276,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0]] * len(placed))   # any crop does
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))   # any crop does
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -315,9 +315,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 6)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides = torch.zeros(bank.latents.shape[0], 7)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
@@ -367,6 +367,52 @@ def test_sitting_down_and_standing_up_place_the_crop_where_the_pelvis_goes_that_
     assert shift(up.start) > 0.1 and shift(up.start) >= max(shifts) - 0.01
     plain = bank.placement(pick, "a person on a stool")
     assert plain.start not in (down.start, up.start)
+
+
+def test_running_on_the_spot_places_the_crop_where_the_feet_lift_in_turn():
+    """In a long real warm-up ("jumping jacks, a short jog on the spot, deep squats, side stretches and torso
+    twists"), equally long clauses would put the jog on the knee raises; the crop for "jogs on the spot" is
+    placed where the feet lift most often, and each foot lifts 10 cm at least 3 times in its 4 s."""
+    from motionlcm_core.data import load_cmu_clips
+    from motionlcm_core.motion.skeleton import FEET_LEFT, FEET_RIGHT
+    from motionlcm_core.retrieval import RUN_LIFTS_PER_S, Pick, placed_motion, wanted_motion
+    train = load_cmu_clips("train", mirror=False)[0]
+    routine = [c for c in train if any("a short jog on the spot, deep squats" in line.text for line in c.captions)]
+    assert routine, "the train split has the warm-up routine"
+    tiny = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+    bank = build_bank(tiny.vae, tiny.stats, _Encoder(), routine)
+    caption = next(i for i, c in enumerate(bank.captions) if "a short jog on the spot, deep squats" in c)
+    window = int(bank.window[caption])
+    clip, a, b, _ = bank.sources[window].tolist()
+    n = 80
+    assert b - a > 5 * n
+
+    def lifts(start):                      # per foot: rises 10 cm over the lower foot and back under 6 cm
+        y = bank.store.crop(clip, start, n)[..., 1]
+        feet = np.stack([y[:, list(FEET_LEFT)].min(-1), y[:, list(FEET_RIGHT)].min(-1)], 1)
+        clear = feet - feet.min(-1, keepdims=True)
+        out = []
+        for k in range(2):
+            up, count = False, 0
+            for c in clear[:, k]:
+                if not up and c > 0.10:
+                    up, count = True, count + 1
+                elif up and c < 0.06:
+                    up = False
+            out.append(count)
+        return min(out)
+
+    pick = Pick(caption, window, 0, n)
+    jog = bank.placement(pick, "a person jogs on the spot")
+    centre = clause_centre("a person jogs on the spot", bank.captions[caption], bank.idf)
+    by_clause = a + int(round(centre * (b - a) - n / 2))                 # where the clauses alone put it
+    assert lifts(jog.start) >= 3 > lifts(by_clause)
+    assert float(bank._crop_sides(jog)[6]) >= RUN_LIFTS_PER_S
+    assert placed_motion("a person jogs") is None and placed_motion("someone runs in place") is not None
+    # the lookup asks the lifts of the crop, not of the whole window (its rate over 45 s is diluted)
+    whole = wanted_motion("a person jogs on the spot", whole=True)(bank._window_sides()[window:window + 1])
+    assert bool(whole[0]) and not bool(wanted_motion("a person jogs on the spot")(
+        bank._window_sides()[window:window + 1])[0])
 
 
 def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
