@@ -17,9 +17,9 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
-           "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump", "names_raised_ground",
-           "names_running", "names_sequence", "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent",
-           "word_index", "word_overlap"]
+           "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump",
+           "names_raised_ground", "names_running", "names_sequence", "names_sideways", "names_staying",
+           "names_turning", "plain_wording", "turn_extent", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions

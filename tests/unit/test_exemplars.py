@@ -278,7 +278,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     bank._sides = torch.zeros_like(sides)
     bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
     bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))   # any crop does
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))  # any crop
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
