@@ -21,6 +21,7 @@ residual.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -171,8 +172,14 @@ class Exemplar:
     @staticmethod
     def features(joints: np.ndarray, mirrored: bool) -> np.ndarray:
         """``(F, 263)`` features of real ``joints (F + 1, 22, 3)``, mirrored first if ``mirrored``."""
-        from .motion.humanml3d import features_from_joints, mirror_joints
-        return features_from_joints(mirror_joints(joints) if mirrored else joints, retarget=False)
+        return Exemplar.features_many([joints], [mirrored])[0]
+
+    @staticmethod
+    def features_many(joints: Sequence[np.ndarray], mirrored: Sequence[bool]) -> list[np.ndarray]:
+        """:meth:`features` of several crops, their inverse kinematics solved together."""
+        from .motion.humanml3d import features_from_joints_many, mirror_joints
+        return features_from_joints_many([mirror_joints(j) if m else j for j, m in zip(joints, mirrored)],
+                                         retarget=False)
 
     @classmethod
     def from_features(cls, feats: np.ndarray, latent: torch.Tensor) -> "Exemplar":

@@ -481,8 +481,8 @@ class MotionBank:
             if out[-1] is None:
                 todo.setdefault(key, []).append(k)
         if todo:
-            feats = [Exemplar.features(self._crop_joints(clip, start, n, straight), mirrored)
-                     for clip, start, n, mirrored, straight in todo]
+            feats = Exemplar.features_many([self._crop_joints(clip, start, n, straight)
+                                            for clip, start, n, _, straight in todo], [key[3] for key in todo])
             for (key, rows), f, latent in zip(todo.items(), feats, encode_many(feats)):
                 self._cache(key, Exemplar.from_features(f, latent))
                 for k in rows:

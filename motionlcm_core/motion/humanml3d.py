@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -32,7 +33,8 @@ from motionlcm_core.motion.skeleton import FEET_LEFT, FEET_RIGHT, KINEMATIC_CHAI
 
 __all__ = [
     "FEATURE_DIM", "ROOT_ROT_VEL", "ROOT_LIN_VEL", "ROOT_Y", "RIC", "ROT6D", "LOCAL_VEL", "FOOT_CONTACT",
-    "FEATURE_GROUPS", "default_target_offsets", "features_from_joints", "recover_joints", "mirror_joints",
+    "FEATURE_GROUPS", "default_target_offsets", "features_from_joints", "features_from_joints_many",
+    "recover_joints", "mirror_joints",
     "floor_height", "lower_heights", "put_on_floor",
 ]
 
@@ -111,11 +113,13 @@ def _facing_root_quats(joints: np.ndarray, smooth: bool) -> np.ndarray:
     return root
 
 
-def _inverse_kinematics(joints: np.ndarray, smooth: bool) -> np.ndarray:
-    """Local quaternions (T, 22, 4) float32 of joints (T, 22, 3); index 0 holds the root rotation."""
+def _inverse_kinematics(joints: np.ndarray, smooth: bool, root: np.ndarray | None = None) -> np.ndarray:
+    """Local quaternions (T, 22, 4) float32 of joints (T, 22, 3); index 0 holds the root rotation
+    (:func:`_facing_root_quats` of the joints, or ``root (T, 4)`` where given: the frames of several clips,
+    one after another, each with its own root rotations — the bones are solved frame by frame)."""
     joints = joints.astype(np.float32, copy=False)
     quats = np.zeros(joints.shape[:-1] + (4,), dtype=np.float32)
-    root = _facing_root_quats(joints, smooth)
+    root = _facing_root_quats(joints, smooth) if root is None else root
     quats[:, 0] = root
     raw = RAW_OFFSETS.astype(np.float32)
     for chain in KINEMATIC_CHAINS:
@@ -189,20 +193,40 @@ def features_from_joints(
     ``retarget=False`` skips the first step for joints already on the target skeleton (e.g. recovered from
     features: a crop of a training clip), about half the time.
     """
-    joints = _check_joints(joints, min_frames=2)
-    _check_bones(joints)
+    return features_from_joints_many([joints], feet_threshold=feet_threshold, tgt_offsets=tgt_offsets,
+                                      retarget=retarget)[0]
+
+
+def features_from_joints_many(
+    clips: Sequence[np.ndarray], *, feet_threshold: float = 0.002, tgt_offsets: np.ndarray | None = None,
+    retarget: bool = True,
+) -> list[np.ndarray]:
+    """:func:`features_from_joints` of several clips ``(T_i, 22, 3)``, the same numbers, their inverse kinematics
+    solved in one pass over all their frames (most of the time for a short clip: ~15 ms for 80 frames)."""
+    clips = [_check_joints(joints, min_frames=2) for joints in clips]
+    for joints in clips:
+        _check_bones(joints)
     if not feet_threshold > 0:
         raise ValueError(f"feet_threshold must be > 0 (m^2 per frame), got {feet_threshold}")
     tgt = default_target_offsets() if tgt_offsets is None else np.asarray(tgt_offsets, dtype=np.float32)
     if tgt.shape != (NUM_JOINTS, 3):
         raise ValueError(f"tgt_offsets must have shape (22, 3), got {tgt.shape}")
+    if not clips:
+        return []
 
-    skeleton = _uniform_skeleton(joints.astype(np.float32), tgt) if retarget else joints.astype(np.float64)
-    positions = _canonicalise(skeleton)                                              # (T, 22, 3) f32
-    contacts = _foot_contacts(positions, feet_threshold)                            # (T-1, 4)
-    quats = _inverse_kinematics(positions, smooth=True)                             # (T, 22, 4)
+    positions = [_canonicalise(_uniform_skeleton(joints.astype(np.float32), tgt) if retarget
+                               else joints.astype(np.float64)) for joints in clips]     # (T, 22, 3) f32 each
+    roots = [_facing_root_quats(p, smooth=True) for p in positions]                      # (T, 4) each
+    quats = _inverse_kinematics(np.concatenate(positions), smooth=True, root=np.concatenate(roots))
+    ends = np.cumsum([len(p) for p in positions])[:-1]
+    return [_assemble_features(p, q, _foot_contacts(p, feet_threshold))
+            for p, q in zip(positions, np.split(quats, ends))]
+
+
+def _assemble_features(positions: np.ndarray, quats: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """The 263 channels (T-1, 263) float32 of canonical ``positions (T, 22, 3)``, their IK ``quats (T, 22, 4)``
+    and foot ``contacts (T-1, 4)``."""
     r_rot = quats[:, 0]                                                             # (T, 4)
-
     root_vel = qrot_np(r_rot[1:], positions[1:, 0] - positions[:-1, 0])[:, [0, 2]]  # (T-1, 2)
     rot_vel = np.arcsin(qmul_np(r_rot[1:], qinv_np(r_rot[:-1]))[:, 2:3])            # (T-1, 1)
     local = positions.copy()

@@ -240,3 +240,18 @@ def test_compute_control_stats() -> None:
     np.testing.assert_allclose(stats.std, data.std(0), rtol=1e-6)
     with pytest.raises(ValueError, match="constant"):
         compute_control_stats([np.repeat(_clip(1), 4, axis=0)])
+
+
+def test_features_of_several_clips_at_once_are_each_clips_own():
+    """The batched features (one inverse-kinematics pass over all frames) equal the one-clip features, clip by
+    clip, for clips of different lengths, retargeted or not."""
+    from motionlcm_core.motion.humanml3d import features_from_joints_many
+    clips = [_clip(20), _clip(7, scale=1.2), _clip(33)]
+    for retarget in (True, False):
+        many = features_from_joints_many(clips, retarget=retarget)
+        assert [f.shape for f in many] == [(19, 263), (6, 263), (32, 263)]
+        for f, clip in zip(many, clips):
+            np.testing.assert_array_equal(f, features_from_joints(clip, retarget=retarget))
+    assert features_from_joints_many([]) == []
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        features_from_joints_many([_clip(20), _clip(20)[:1]])
