@@ -17,7 +17,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
-           "key_words", "matched_clause", "names_circling", "names_height_change", "names_jump",
+           "key_words", "matched_clause", "names_arm_action", "names_circling", "names_height_change", "names_jump",
            "names_raised_ground", "names_running", "names_sequence", "names_sideways", "names_staying",
            "names_turning", "plain_wording", "turn_extent", "word_index", "word_overlap"]
 
@@ -162,6 +162,17 @@ _RUNNING = re.compile(GAITS[0][1] + r"|\bhigh knees\b|\bknees high\b", re.I)
 def names_running(text: str) -> bool:
     """Whether ``text`` has the body run or jog (runs, jogs, sprints; high knees), feet off the floor in turn."""
     return bool(_RUNNING.search(_LIMB_PHRASE.sub(" ", text)))
+
+
+_ARM_ACTION = re.compile(r"\b(punch\w*|box|boxes|boxing|boxer|jab\w*|uppercut\w*|spar\w*|strik\w*|hits?|hitting|"
+                         r"wav(e|es|ed|ing)|clap\w*|throw\w*|threw|flap\w*|signal\w*|gestur\w*|wip(e|es|ed|ing)|"
+                         r"scrub\w*|drum\w*|conduct\w*|swing\w* (the |both |his |her |their )?arms)\b", re.I)
+
+
+def names_arm_action(text: str) -> bool:
+    """Whether ``text`` names something the arms do over and over (punches, boxes, waves, claps, throws,
+    signals, wipes), where what matters of a long motion is where the arms are busiest."""
+    return bool(_ARM_ACTION.search(text))
 
 
 def names_sequence(text: str) -> bool:

@@ -247,7 +247,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 7)
+    assert sides.shape == (bank.latents.shape[0], 8)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -276,9 +276,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))  # any crop
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -315,9 +315,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 7)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides = torch.zeros(bank.latents.shape[0], 8)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
@@ -413,6 +413,37 @@ def test_running_on_the_spot_places_the_crop_where_the_feet_lift_in_turn():
     whole = wanted_motion("a person jogs on the spot", whole=True)(bank._window_sides()[window:window + 1])
     assert bool(whole[0]) and not bool(wanted_motion("a person jogs on the spot")(
         bank._window_sides()[window:window + 1])[0])
+
+
+def test_an_arm_action_places_the_crop_where_the_arms_are_busiest():
+    """In a long real karate window ("punch moves while stepping forward and backward", 18 s), the crop for
+    "throws punches" is where the wrists move fastest about the pelvis: it holds more fast arm thrusts than
+    the window's centre, whose 4 s are mostly footwork."""
+    from motionlcm_core.caption_match import names_arm_action
+    from motionlcm_core.data import load_cmu_clips
+    from motionlcm_core.retrieval import Pick, WRISTS
+    assert names_arm_action("someone boxes, throwing punches") and names_arm_action("a person waves hello")
+    assert not names_arm_action("a person walks forward") and not names_arm_action("a person raises both arms")
+    train = load_cmu_clips("train", mirror=False)[0]
+    karate = [c for c in train if any("punch moves while stepping" in line.text for line in c.captions)]
+    assert karate, "the train split has the karate punches"
+    tiny = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+    bank = build_bank(tiny.vae, tiny.stats, _Encoder(), karate)
+    caption = next(i for i, c in enumerate(bank.captions) if "punch moves while stepping" in c)
+    window = int(bank.window[caption])
+    clip, a, b, _ = bank.sources[window].tolist()
+    n = 80
+    assert b - a > 4 * n
+
+    def thrusts(start):                      # bursts of a wrist moving over 2 m/s about the pelvis
+        j = bank.store.crop(clip, start, n).astype(np.float64)
+        speed = np.linalg.norm(np.diff(j[:, list(WRISTS)] - j[:, :1], axis=0), axis=-1) * 20     # (n-1, 2)
+        fast = (speed > 2.0).any(-1)
+        return int((fast[1:] & ~fast[:-1]).sum() + fast[0])
+
+    placed = bank.placement(Pick(caption, window, 0, n), "a person throws punches")
+    centre = a + (b - a - n) // 2
+    assert thrusts(placed.start) > thrusts(centre)
 
 
 def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
