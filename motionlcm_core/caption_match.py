@@ -17,9 +17,10 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
-           "key_words", "matched_clause", "names_arm_action", "names_circling", "names_height_change", "names_jump",
-           "names_raised_ground", "names_running", "names_sequence", "names_sideways", "names_staying",
-           "names_turning", "plain_wording", "turn_extent", "word_index", "word_overlap"]
+           "key_words", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
+           "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
+           "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent", "word_index",
+           "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -173,6 +174,17 @@ def names_arm_action(text: str) -> bool:
     """Whether ``text`` names something the arms do over and over (punches, boxes, waves, claps, throws,
     signals, wipes), where what matters of a long motion is where the arms are busiest."""
     return bool(_ARM_ACTION.search(text))
+
+
+_OVER_HEAD = r"(over|above|overhead|high|skyward|in the air|to the sky|up high|straight up|up over|up above)"
+_ARMS_UP = re.compile(rf"\b(arms|hands)( \w+){{0,2}} {_OVER_HEAD}\b|"
+                      rf"\b{_OVER_HEAD}( \w+){{0,2}} with (both|his|her|their|the) (arms|hands)\b", re.I)
+
+
+def names_arms_up(text: str) -> bool:
+    """Whether ``text`` has both arms go up over the head ("raises both hands above the head", "reaches up high
+    with both arms", "arms in the air"); not one arm ("raises the right arm overhead")."""
+    return bool(_ARMS_UP.search(text))
 
 
 def names_sequence(text: str) -> bool:

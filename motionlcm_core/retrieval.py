@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_arm_action, names_circling,
+                            indexed_overlap, inverse_document_frequency, key_words, names_arm_action, names_arms_up,
+                            names_circling,
                             names_height_change, names_jump, names_raised_ground, names_running, names_sequence,
                             names_sideways, names_staying, names_turning, turn_extent, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
@@ -28,13 +29,14 @@ from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FEET_LEFT, FEET_RIGHT, FPS, JOINT_NAMES
 
-__all__ = ["AIRBORNE_FRAMES", "BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "LIFT_M", "MotionBank", "Pick",
-           "RUN_LIFTS_PER_S", "RetrievalConfig", "build_bank", "content_words", "direction_flags",
+__all__ = ["AIRBORNE_FRAMES", "ARMS_UP_S", "BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "LIFT_M", "MotionBank",
+           "Pick", "RUN_LIFTS_PER_S", "RetrievalConfig", "build_bank", "content_words", "direction_flags",
            "retrieval_timesteps", "word_overlap"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
 WRISTS = (JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("right_wrist"))
+HEAD = JOINT_NAMES.index("head")
 #: Frames a motion the prompt does not make jump may have both feet over 15 cm (the probes' limit for
 #: grounded motion, from real clips: a run's flight stays under it).
 AIRBORNE_FRAMES = 2
@@ -43,6 +45,8 @@ AIRBORNE_FRAMES = 2
 LIFT_M = 0.08
 #: Foot lifts per second a run or jog on the spot must make (:func:`wanted_motion`).
 RUN_LIFTS_PER_S = 1.5
+#: The time (s) both wrists must be over the head in a crop for "raises both arms over the head".
+ARMS_UP_S = 0.25
 #: The shortest caption window the bank holds (1 s): shorter than ``BANK_LENGTHS[0]``, such a window has no
 #: latents and is drawn only where its exemplar can be encoded (lengthened from its clip, its cycles
 #: repeated, or held at its ends: :meth:`MotionBank.placement`).
@@ -122,7 +126,7 @@ class MotionBank:
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
         self.store = store if self.sources is not None else None
-        self._sides: torch.Tensor | None = None                       # (W, 8) of _window_sides, on first use
+        self._sides: torch.Tensor | None = None                       # (W, 9) of _window_sides, on first use
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
 
@@ -285,30 +289,30 @@ class MotionBank:
         return order
 
     def _window_sides(self) -> torch.Tensor:
-        """``(W, 8)``: every window's :meth:`_crop_sides` as a whole."""
+        """``(W, 9)``: every window's :meth:`_crop_sides` as a whole."""
         a, b = self.sources[:, 1].numpy(), self.sources[:, 2].numpy()
         return self._sides_of(self.sources[:, 0].numpy(), a, b - a, self.sources[:, 3].numpy().astype(bool))
 
     def _crop_sides(self, placed: "Placement") -> torch.Tensor:
-        """``(8,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
+        """``(9,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
         frame), forward travel (m) and rise (m: the pelvis's height over its last 0.5 s less over its first, 0 where
         the lower foot goes 0.1 m or more the same way: climbing a ladder or stepping down is neither standing
         up nor sitting down; sitting on a tall stool, the feet off the floor, is) and the longest run of frames
         with both feet 15 cm over the crop's lowest foot (flight), the joints' mean speed (m/s) and the foot
         lifts per second (a foot rising 8 cm above the other: a jog on the spot 2–2.8, knee raises 0.75, squats
-        and jumping jacks ~0) and the wrists' mean speed about the pelvis (m/s, both wrists summed) of a placed
-        crop (:meth:`placement`), read from the exemplar store; a mirrored crop's turn and sideways travel are the
-        negation."""
+        and jumping jacks ~0), the wrists' mean speed about the pelvis (m/s, both wrists summed) and the time
+        both wrists are over the head (s) of a placed crop (:meth:`placement`), read from the exemplar store; a
+        mirrored crop's turn and sideways travel are the negation."""
         return self._placed_sides([placed])[0]
 
     def _placed_sides(self, placed: Sequence["Placement"]) -> torch.Tensor:
-        """``(K, 8)``: :meth:`_crop_sides` of each of ``placed``, at once."""
+        """``(K, 9)``: :meth:`_crop_sides` of each of ``placed``, at once."""
         return self._sides_of(np.array([p.clip for p in placed]), np.array([p.start for p in placed]),
                               np.array([p.length for p in placed]), np.array([p.mirrored for p in placed]))
 
     def _sides_of(self, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray | int,
                   mirrored: np.ndarray | bool) -> torch.Tensor:
-        """``(K, 8)`` :meth:`_crop_sides` of the crops of ``lengths`` frames from ``starts`` in ``clips`` (each
+        """``(K, 9)`` :meth:`_crop_sides` of the crops of ``lengths`` frames from ``starts`` in ``clips`` (each
         ``(K,)`` or one for all; a crop running past its clip's end stops there)."""
         clips, starts = np.broadcast_arrays(np.asarray(clips, dtype=np.int64), np.asarray(starts, dtype=np.int64))
         lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), clips.shape)
@@ -340,19 +344,21 @@ class MotionBank:
         lower = self._frame_tables()[1][np.minimum(frames, last[:, None])]
         lowest = np.where(inside, lower, np.inf).min(1, keepdims=True)
         airborne = torch.from_numpy(longest_runs(inside & (lower - lowest > 0.15))).double()
-        # motion: the joints' mean speed, the foot lifts per second and the wrists' speed over the crop
-        moved, _, lifts, wrists = self._frame_tables()
+        # motion: the joints' mean speed, the foot lifts per second and the wrists' speed over the crop, and the
+        # time both hands are up
+        moved, _, lifts, wrists, up = self._frame_tables()
         span_s = np.maximum(last - first, 1) / FPS
         rates = [(table[last] - table[first]) / span_s for table in (moved, lifts, wrists)]
         return torch.stack([sign * turn, sign * local[:, 0], local[:, 2], torch.from_numpy(rise), airborne,
-                            *map(torch.from_numpy, rates)], 1).float()
+                            *map(torch.from_numpy, rates), torch.from_numpy((up[last] - up[first]) / FPS)], 1).float()
 
-    def _frame_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Four ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
+    def _frame_tables(self) -> tuple[np.ndarray, ...]:
+        """Five ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
         moved on average (m) from their clip's first frame to this one, summed frame to frame (a crop's mean
         joint speed is a difference of two entries), the lower foot's height (m), how many times a foot has
         risen 8 cm above the other since the clip's first frame (a crop's lifts are a difference), and how far
-        the two wrists have moved about the pelvis (m, summed likewise)."""
+        the two wrists have moved about the pelvis (m, summed likewise) and how many frames both wrists have been
+        over the head."""
         if self._tables is None:
             world = self.store.local.astype(np.float32)
             world[..., 0] += self.store.root_xz[:, None, 0]
@@ -370,7 +376,9 @@ class MotionBank:
             swing = np.zeros(len(world), dtype=np.float64)
             swing[1:] = np.linalg.norm(about[1:] - about[:-1], axis=-1).sum(-1)
             swing[self.store.offsets] = 0.0
-            self._tables = (np.cumsum(step), lower, np.cumsum(rises), np.cumsum(swing))
+            up = (self.store.local[:, list(WRISTS), 1].min(-1) > self.store.local[:, HEAD, 1]).astype(np.float64)
+            up[self.store.offsets] = 0.0
+            self._tables = (np.cumsum(step), lower, np.cumsum(rises), np.cumsum(swing), np.cumsum(up))
         return self._tables
 
     # ------------------------------------------------------------------ exemplars
@@ -582,7 +590,7 @@ def longest_runs(flags: np.ndarray) -> np.ndarray:
 
 def wanted_motion(prompt: str, flags: int | None = None,
                   whole: bool = False) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 8)`` (net turn in
+    """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 9)`` (net turn in
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
     it is when it says so (:func:`stays_put`; running on the spot also lifts the feet ``RUN_LIFTS_PER_S``
@@ -604,6 +612,8 @@ def wanted_motion(prompt: str, flags: int | None = None,
         tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
     if staying == 1 and names_running(prompt) and not whole:        # runs on the spot: the feet lift in turn
         tests.append(lambda sides: sides[:, 6] >= RUN_LIFTS_PER_S)
+    if names_arms_up(prompt) and not whole:                         # both hands up over the head
+        tests.append(lambda sides: sides[:, 8] >= ARMS_UP_S)
     height = names_height_change(prompt)
     if height:
         tests.append(lambda sides: ends_lower_or_higher(sides, height))
@@ -616,7 +626,7 @@ def wanted_motion(prompt: str, flags: int | None = None,
 
 
 def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], float] | None:
-    """How far motions with ``sides (K, 8)`` (:func:`wanted_motion`) do what the prompt asks of a long
+    """How far motions with ``sides (K, 9)`` (:func:`wanted_motion`) do what the prompt asks of a long
     window's crop (:meth:`MotionBank.placement`), ``(K,)``, and the least that counts:
 
     - sitting down (standing up): the drop (rise) of the pelvis from the crop's first 0.5 s to its last, at
@@ -628,7 +638,8 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
       of "jumping jacks, a short jog on the spot, deep squats, …", not its knee raises, where the clauses,
       taken as equally long, put it;
     - an arm action done over and over (punches, waves, claps): the wrists' greatest speed about the pelvis —
-      the flurry of punches of a long boxing or karate window, not its pauses and footwork.
+      the flurry of punches of a long boxing or karate window, not its pauses and footwork;
+    - both arms raised over the head: the longest time both wrists are over the head, at least ``ARMS_UP_S``.
 
     None when the prompt names none of these. Turning round was tried the same way (a net turn of 135–240°) and
     left out: the data's turn-around clips also loop on or measure short (a walk there and back whose facing
@@ -643,11 +654,13 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
         return (lambda sides: sides[:, 6]), RUN_LIFTS_PER_S
     if names_arm_action(prompt):
         return (lambda sides: sides[:, 7]), -np.inf
+    if names_arms_up(prompt):
+        return (lambda sides: sides[:, 8]), ARMS_UP_S
     return None
 
 
 def ends_lower_or_higher(sides: torch.Tensor, sign: int) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 8)`` (:func:`wanted_motion`) end with the pelvis more than
+    """``(K,)`` True where motions with ``sides (K, 9)`` (:func:`wanted_motion`) end with the pelvis more than
     0.2 m lower (``sign`` -1: sits down) or higher (+1: stands up) than they start (over 0.5 s at each end)."""
     return sign * sides[:, 3] > 0.2
 
@@ -660,7 +673,7 @@ def backs_away(sides: torch.Tensor) -> torch.Tensor:
 
 
 def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 8)`` (:func:`wanted_motion`) end less than 0.5 m from
+    """``(K,)`` True where motions with ``sides (K, 9)`` (:func:`wanted_motion`) end less than 0.5 m from
     where they start (a jog on the spot drifts 0.1–0.3 m), and, when ``keep_facing`` ("stands still"), turned
     less than 30° with the joints moving less than 0.15 m/s on average (real standing 0.05; a kick 0.2)."""
     near = torch.hypot(sides[:, 1], sides[:, 2]) < 0.5

@@ -247,7 +247,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 8)
+    assert sides.shape == (bank.latents.shape[0], 9)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -276,9 +276,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -315,9 +315,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 8)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides = torch.zeros(bank.latents.shape[0], 9)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
@@ -444,6 +444,24 @@ def test_an_arm_action_places_the_crop_where_the_arms_are_busiest():
     placed = bank.placement(Pick(caption, window, 0, n), "a person throws punches")
     centre = a + (b - a - n) // 2
     assert thrusts(placed.start) > thrusts(centre)
+
+
+def test_raising_both_arms_picks_crops_with_both_hands_over_the_head():
+    """"Raises both arms above the head" reads as both wrists over the head (not one arm: "raises the right arm
+    overhead", nor arms held up in front); the shipped bank's lookup gives crops where both are, for a while,
+    on every seed — the nearest captions by embedding raise one arm, or swing a sword down at once."""
+    from motionlcm_core.caption_match import names_arms_up
+    from motionlcm_core.retrieval import ARMS_UP_S
+    assert names_arms_up("someone reaches up high with both arms")
+    assert names_arms_up("a person lifts both arms high above the head")
+    for other in ("raises the right arm overhead", "holding their arms up in front", "walks with arms swinging"):
+        assert not names_arms_up(other), other
+    pipe = MotionLCMPipeline.from_pretrained("embedded", device="cpu")
+    bank, prompt = pipe.bank, "a person raises both arms over the head"
+    text = pipe.text_encoder().encode([prompt]).cpu()
+    for seed in range(4):
+        pick = bank.choose(text, [80], seed, RetrievalConfig(), [prompt])[0]
+        assert float(bank._crop_sides(bank.placement(pick, prompt))[8]) >= ARMS_UP_S, bank.captions[pick.caption]
 
 
 def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
