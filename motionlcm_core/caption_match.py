@@ -131,7 +131,10 @@ def names_sideways(text: str) -> bool:
 _STILL = re.compile(r"\b((stand|stands|standing|stood|stay|stays|staying|hold|holds|holding|keep|keeps|remain|"
                     r"remains|remaining) (completely |perfectly |very |quite )?still|motionless|stationary|unmoving|"
                     r"without (moving|walking|travel\w*)|stays? put)\b", re.I)
-_IN_PLACE = re.compile(r"\b(in place|on the spot|in one place|on the same spot)\b", re.I)
+_NOT_BACK = r"(?<!back to )(?<!returns to )(?<!return to )"       # landing where one started, not coming back
+_IN_PLACE = re.compile(rf"\b(in place|on the spot|in one place|on the same spot|(in|on|at) the same (spot|place)|"
+                       rf"{_NOT_BACK}where (he|she|they|it) (started|began|stood|was|were)|"
+                       rf"{_NOT_BACK}(its|his|her|their) starting (spot|point|place|position))\b", re.I)
 _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
                        r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
 _RAISED = re.compile(r"\b(climb\w*|stair\w*|steps? (up|down|onto|on to|over)|up (the |a |some |\w+ )?steps|ladder|"

@@ -296,6 +296,8 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     assert names_staying("a person stands still without moving") == 2
     assert names_staying("someone stays motionless") == 2 and names_staying("holds perfectly still") == 2
     assert names_staying("a person jogs on the spot") == 1 and names_staying("spins in place") == 1
+    assert names_staying("someone hops up in the air and lands where they started") == 1
+    assert names_staying("a person walks two meters, turns around and walks back to where they started") == 0
     assert names_staying("a person walks forward, still swinging the arms") == 0
     assert names_staying("a person walks forward") == 0 and wanted_motion("a person walks forward") is None
     figures = torch.tensor([[0.0, 0.1, 0.2, 0.0, 0.0, 0.05],        # stays
