@@ -85,7 +85,7 @@ def qinv(q: torch.Tensor) -> torch.Tensor:
 
 def qrot(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4); leading axes broadcast."""
-    shape = torch.broadcast_shapes(q.shape[:-1], v.shape[:-1])
+    shape = torch.Size(np.broadcast_shapes(tuple(q.shape[:-1]), tuple(v.shape[:-1])))   # torch's imports sympy
     q = q.expand(shape + (4,))
     v = v.expand(shape + (3,))
     qvec = q[..., 1:]
