@@ -277,7 +277,11 @@ class MotionLCMPipeline:
         the student without pins or ``init_noise``; a :class:`~motionlcm_core.retrieval.RetrievalConfig` to
         tune it) starts the student from the latent of a training motion whose caption is near the prompt,
         noised to ``start_t`` (:mod:`motionlcm_core.retrieval`); the seed picks among the nearest.
-        ``report["retrieval"]`` says which bank entries were used. ``retrieval=False``: pure noise."""
+        ``report["retrieval"]`` says which bank entries were used. ``retrieval=False``: pure noise.
+
+        Prompts are encoded and matched as the captions word them
+        (:func:`~motionlcm_core.caption_match.plain_wording`: "backs up" as "walks backward");
+        ``report["read_as"]`` gives that reading, ``report["prompts"]`` the prompts as given."""
         # 1. validate everything before any work
         prompts, lengths = self.validate_request(prompts, text_embeddings, lengths, seconds, num_steps,
                                                  guidance_scale, teacher, control)

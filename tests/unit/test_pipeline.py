@@ -57,6 +57,18 @@ def test_prompts_through_embedded_encoder(pipe):
     assert r.joints.shape == (1, 20, 22, 3)
 
 
+def test_prompts_are_read_as_the_captions_word_them(pipe):
+    """An idiom is encoded as its plain wording ("backs up" → "walks backward"): the same motion as that wording,
+    seed for seed; the report keeps the prompt as given and says how it was read."""
+    idiom = pipe.generate(["a person backs up"], lengths=20, seed=3)
+    plain = pipe.generate(["a person walks backward"], lengths=20, seed=3)
+    assert idiom.report["prompts"] == ["a person backs up"]
+    assert idiom.report["read_as"] == ["a person walks backward"]
+    np.testing.assert_array_equal(idiom.joints, plain.joints)
+    other = pipe.generate(["a person walks up"], lengths=20, seed=3)
+    assert np.abs(other.joints - plain.joints).max() > 0
+
+
 def test_control_changes_motion(pipe):
     pos = np.zeros((40, 22, 3), np.float32)
     pos[:, 0] = [0.0, 0.9, 1.0]
