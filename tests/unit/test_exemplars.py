@@ -371,21 +371,27 @@ def test_sitting_down_and_standing_up_place_the_crop_where_the_pelvis_goes_that_
     assert plain.start not in (down.start, up.start)
 
 
+def _bank_of_train_clip(words: str) -> tuple[MotionBank, int, int, tuple[int, int, int]]:
+    """A bank (tiny networks) of the real train clip with a caption holding ``words``: the bank, that caption's
+    index, its window and the window's (clip, start, end)."""
+    from motionlcm_core.data import load_cmu_clips
+    train = load_cmu_clips("train", mirror=False)[0]
+    found = [c for c in train if any(words in line.text for line in c.captions)]
+    assert found, f"the train split has a clip captioned {words!r}"
+    tiny = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
+    bank = build_bank(tiny.vae, tiny.stats, _Encoder(), found)
+    caption = next(i for i, c in enumerate(bank.captions) if words in c)
+    window = int(bank.window[caption])
+    return bank, caption, window, tuple(bank.sources[window].tolist()[:3])
+
+
 def test_running_on_the_spot_places_the_crop_where_the_feet_lift_in_turn():
     """In a long real warm-up ("jumping jacks, a short jog on the spot, deep squats, side stretches and torso
     twists"), equally long clauses would put the jog on the knee raises; the crop for "jogs on the spot" is
     placed where the feet lift most often, and each foot lifts 10 cm at least 3 times in its 4 s."""
-    from motionlcm_core.data import load_cmu_clips
     from motionlcm_core.motion.skeleton import FEET_LEFT, FEET_RIGHT
     from motionlcm_core.retrieval import RUN_LIFTS_PER_S, Pick, placed_motion, wanted_motion
-    train = load_cmu_clips("train", mirror=False)[0]
-    routine = [c for c in train if any("a short jog on the spot, deep squats" in line.text for line in c.captions)]
-    assert routine, "the train split has the warm-up routine"
-    tiny = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
-    bank = build_bank(tiny.vae, tiny.stats, _Encoder(), routine)
-    caption = next(i for i, c in enumerate(bank.captions) if "a short jog on the spot, deep squats" in c)
-    window = int(bank.window[caption])
-    clip, a, b, _ = bank.sources[window].tolist()
+    bank, caption, window, (clip, a, b) = _bank_of_train_clip("a short jog on the spot, deep squats")
     n = 80
     assert b - a > 5 * n
 
@@ -422,18 +428,10 @@ def test_an_arm_action_places_the_crop_where_the_arms_are_busiest():
     "throws punches" is where the wrists move fastest about the pelvis: it holds more fast arm thrusts than
     the window's centre, whose 4 s are mostly footwork."""
     from motionlcm_core.caption_match import names_arm_action
-    from motionlcm_core.data import load_cmu_clips
     from motionlcm_core.retrieval import Pick, WRISTS
     assert names_arm_action("someone boxes, throwing punches") and names_arm_action("a person waves hello")
     assert not names_arm_action("a person walks forward") and not names_arm_action("a person raises both arms")
-    train = load_cmu_clips("train", mirror=False)[0]
-    karate = [c for c in train if any("punch moves while stepping" in line.text for line in c.captions)]
-    assert karate, "the train split has the karate punches"
-    tiny = MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
-    bank = build_bank(tiny.vae, tiny.stats, _Encoder(), karate)
-    caption = next(i for i, c in enumerate(bank.captions) if "punch moves while stepping" in c)
-    window = int(bank.window[caption])
-    clip, a, b, _ = bank.sources[window].tolist()
+    bank, caption, window, (clip, a, b) = _bank_of_train_clip("punch moves while stepping")
     n = 80
     assert b - a > 4 * n
 
