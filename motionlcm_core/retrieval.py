@@ -21,9 +21,9 @@ import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, key_words, names_arm_action, names_arms_up,
-                            names_circling,
-                            names_height_change, names_jump, names_raised_ground, names_running, names_sequence,
-                            names_sideways, names_staying, names_turning, turn_extent, word_index, word_overlap)
+                            names_circling, names_height_change, names_jump, names_raised_ground, names_running,
+                            names_sequence, names_sideways, names_staying, names_turning, turn_extent, word_index,
+                            word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -35,6 +35,7 @@ __all__ = ["AIRBORNE_FRAMES", "ARMS_UP_S", "BANK_LENGTHS", "BANK_MIN_FRAMES", "D
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
+#: Joints the arm checks read (:meth:`MotionBank._frame_tables`).
 WRISTS = (JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("right_wrist"))
 HEAD = JOINT_NAMES.index("head")
 #: Frames a motion the prompt does not make jump may have both feet over 15 cm (the probes' limit for
@@ -360,25 +361,25 @@ class MotionBank:
         the two wrists have moved about the pelvis (m, summed likewise) and how many frames both wrists have been
         over the head."""
         if self._tables is None:
-            world = self.store.local.astype(np.float32)
+            local = self.store.local
+            world = local.astype(np.float32)
             world[..., 0] += self.store.root_xz[:, None, 0]
             world[..., 2] += self.store.root_xz[:, None, 1]
-            step = np.zeros(len(world), dtype=np.float64)
-            step[1:] = np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)
-            step[self.store.offsets] = 0.0                                  # no step across clips
+
+            def since_clip_start(per_step: np.ndarray) -> np.ndarray:       # (F - 1,) from frame f to f + 1
+                total = np.concatenate([[0.0], per_step.astype(np.float64)])
+                total[self.store.offsets] = 0.0                              # nothing across clips
+                return np.cumsum(total)
+
             feet = np.stack([world[:, list(FEET_LEFT), 1].min(-1), world[:, list(FEET_RIGHT), 1].min(-1)], 1)
             lower = feet.min(-1)
-            up = (feet - lower[:, None]) > LIFT_M                                      # (F, 2) a foot lifted
-            rises = np.zeros(len(world), dtype=np.float64)
-            rises[1:] = (up[1:] & ~up[:-1]).sum(-1)
-            rises[self.store.offsets] = 0.0
-            about = self.store.local[:, list(WRISTS)].astype(np.float64) - self.store.local[:, :1]
-            swing = np.zeros(len(world), dtype=np.float64)
-            swing[1:] = np.linalg.norm(about[1:] - about[:-1], axis=-1).sum(-1)
-            swing[self.store.offsets] = 0.0
-            up = (self.store.local[:, list(WRISTS), 1].min(-1) > self.store.local[:, HEAD, 1]).astype(np.float64)
-            up[self.store.offsets] = 0.0
-            self._tables = (np.cumsum(step), lower, np.cumsum(rises), np.cumsum(swing), np.cumsum(up))
+            lifted = (feet - lower[:, None]) > LIFT_M                                  # (F, 2) a foot lifted
+            about = local[:, list(WRISTS)].astype(np.float64) - local[:, :1]          # (F, 2, 3) about the pelvis
+            up = local[:, list(WRISTS), 1].min(-1) > local[:, HEAD, 1]               # (F,) both hands up
+            self._tables = (since_clip_start(np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)), lower,
+                            since_clip_start((lifted[1:] & ~lifted[:-1]).sum(-1)),
+                            since_clip_start(np.linalg.norm(about[1:] - about[:-1], axis=-1).sum(-1)),
+                            since_clip_start(up[1:]))
         return self._tables
 
     # ------------------------------------------------------------------ exemplars
@@ -594,12 +595,13 @@ def wanted_motion(prompt: str, flags: int | None = None,
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
     it is when it says so (:func:`stays_put`; running on the spot also lifts the feet ``RUN_LIFTS_PER_S``
-    times a second), backward when it says backward alone, without a sequence (:func:`backs_away`), turning
+    times a second), both hands over the head for ``ARMS_UP_S`` when it raises both arms over the head,
+    backward when it says backward alone, without a sequence (:func:`backs_away`), turning
     as far as it says (:func:`~motionlcm_core.caption_match.turn_extent`: a circle, or a side turn that is no
     full turn); all that it says; None when it asks nothing of them.
     ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known. ``whole``: the
     test of a whole window, of which a crop may be placed (:meth:`MotionBank.placement`), without the foot lifts
-    (a rate over a long window says nothing of its parts: the jog of a warm-up routine)."""
+    and raised hands (a share of a long window says nothing of its parts: the jog of a warm-up routine)."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
     if bool(flags & 1) != bool(flags & 2):
