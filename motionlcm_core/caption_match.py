@@ -84,7 +84,7 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     (r"\b(power|speed)[- ]?walk\w*", "walks quickly"),
     (r"\bin a (hurry|rush)\b", "quickly"),
     (r"\b(hurry|hurries|hurried|hurrying|rush|rushes|rushed|rushing)\b", "walks quickly"),
-    (r"\b(march|marches|marched|marching|promenad\w*|pac(e|es|ed|ing) (up and down|back and forth))\b",
+    (r"\b(march|marches|marched|marching|promenad\w*|pac(e|es|ed|ing)(?= (up and down|back and forth)))\b",
      "walks"),
     (r"\bstrafe(s|d)?\b|\bstrafing\b", "moves sideways"),
     # turning, jumping, stepping
@@ -113,7 +113,7 @@ _REWORDINGS = tuple((re.compile(a, re.I), b) for a, b in REWORDINGS)
 @functools.lru_cache(maxsize=1024)
 def plain_wording(prompt: str) -> str:
     """``prompt`` with the words and idioms of :data:`REWORDINGS` put as the bank's captions put them ("a person
-    backs up" → "a person walks backward"; "someone does not move" → "someone stands still")."""
+    backs up" → "a person walks backward"; "someone does not move" → "someone stays still")."""
     out = prompt
     for pattern, replacement in _REWORDINGS:
         out = pattern.sub(replacement, out)
@@ -168,7 +168,7 @@ def names_running(text: str) -> bool:
     return bool(_RUNNING.search(_LIMB_PHRASE.sub(" ", text)))
 
 
-_ARM_ACTION = re.compile(r"\b(punch\w*|box|boxes|boxing|boxer|jab\w*|uppercut\w*|spar\w*|strik\w*|hits?|hitting|"
+_ARM_ACTION = re.compile(r"\b(punch\w*|boxing|boxer|jab\w*|uppercut\w*|spar\w*|strik\w*|hits?|hitting|"
                          r"wav(e|es|ed|ing)|clap\w*|throw\w*|threw|flap\w*|signal\w*|gestur\w*|wip(e|es|ed|ing)|"
                          r"scrub\w*|drum\w*|conduct\w*|swing\w* (the |both |his |her |their )?arms)\b", re.I)
 

@@ -165,6 +165,7 @@ def test_idioms_are_reworded_as_the_captions_word_them():
     assert plain_wording("a man dashes forward") == "a man runs forward"
     assert plain_wording("turns 180 degrees to the left") == "turns around to the left"
     assert plain_wording("a person walks forward") == "a person walks forward"          # plain: unchanged
+    assert plain_wording("someone paces back and forth") == "someone walks back and forth"
     # every rewording is worded as the shipped bank's captions word it (else it adds nothing to the match)
     bank = MotionLCMPipeline.from_pretrained("embedded", device="cpu").bank
     vocabulary = frozenset().union(*bank.words)
@@ -431,6 +432,7 @@ def test_an_arm_action_places_the_crop_where_the_arms_are_busiest():
     from motionlcm_core.retrieval import Pick, WRISTS
     assert names_arm_action("someone boxes, throwing punches") and names_arm_action("a person waves hello")
     assert not names_arm_action("a person walks forward") and not names_arm_action("a person raises both arms")
+    assert not names_arm_action("a person jumps onto a box")                        # a box to stand on
     bank, caption, window, (clip, a, b) = _bank_of_train_clip("punch moves while stepping")
     n = 80
     assert b - a > 4 * n
