@@ -72,8 +72,8 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     # not moving
     (r"\b(does|do|did|will|can)(n't| not|not) (move|budge|stir)( at all)?\b|\bnever (moves|budges)\b|"
      r"\b(is|are)(n't| not) (moving|budging)( at all)?\b", "stays still"),
-    (r"\bnot (moving|budging)( at all)?\b|\bno (movement|motion)\b|\bwithout (any )?(movement|motion)\b",
-     "still"),
+    (r"\bnot (moving|budging)( at all)?\b", "staying still"),
+    (r"\b(with )?no (movement|motion)\b|\bwithout (any )?(movement|motion)\b", "without moving"),
     (r"\b(idle|idles|idling|idly|stationary|immobile|frozen in place|like a statue|statue-like)\b", "still"),
     # gaits
     (r"\b(dash|dashes|dashed|dashing|bolt|bolts|bolted|bolting|race|races|raced|racing|hurtl\w*|"

@@ -161,6 +161,8 @@ def test_idioms_are_reworded_as_the_captions_word_them():
         "someone crouches down low and stands back up")                        # "back up" of standing: kept
     assert names_staying(plain_wording("someone stands in place and does not move")) == 2
     assert names_staying(plain_wording("he isn't moving at all")) == 2
+    assert names_staying(plain_wording("someone standing in place, not moving")) == 2
+    assert names_staying(plain_wording("a person stands with no movement")) == 2
     assert names_staying("someone stands in place and does not move") == 1    # without the rewording
     assert plain_wording("a man dashes forward") == "a man runs forward"
     assert plain_wording("turns 180 degrees to the left") == "turns around to the left"
