@@ -26,6 +26,12 @@ def pipe():
     return MotionLCMPipeline.from_config(tiny_config(), device="cpu", seed=0)
 
 
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped embedded model, loaded once for the tests that read its bank."""
+    return MotionLCMPipeline.from_pretrained("embedded", device="cpu")
+
+
 def _full(channels: np.ndarray) -> np.ndarray:
     out = np.zeros(channels.shape[:-1] + (263,), np.float32)
     out[..., :67] = channels
@@ -154,7 +160,7 @@ def test_limb_sides_are_not_movement_directions():
     assert not conflicts(quick, torch.tensor([direction_flags("walks slowly, then speeds up to a fast walk")])).item()
 
 
-def test_idioms_are_reworded_as_the_captions_word_them():
+def test_idioms_are_reworded_as_the_captions_word_them(shipped):
     from motionlcm_core.caption_match import REWORDINGS, content_words, names_staying, plain_wording
     assert plain_wording("a person backs up step by step") == "a person walks backward step by step"
     assert plain_wording("someone crouches down low and stands back up") == (
@@ -169,13 +175,13 @@ def test_idioms_are_reworded_as_the_captions_word_them():
     assert plain_wording("a person walks forward") == "a person walks forward"          # plain: unchanged
     assert plain_wording("someone paces back and forth") == "someone walks back and forth"
     # every rewording is worded as the shipped bank's captions word it (else it adds nothing to the match)
-    bank = MotionLCMPipeline.from_pretrained("embedded", device="cpu").bank
+    bank = shipped.bank
     vocabulary = frozenset().union(*bank.words)
     for pattern, replacement in REWORDINGS:
         assert content_words(replacement) <= vocabulary, (pattern, replacement)
 
 
-def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips():
+def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips(shipped):
     from motionlcm_core.caption_match import turn_extent
     assert turn_extent("a person makes a right turn") == (30.0, 150.0)        # a right angle, not a full turn
     assert turn_extent("someone walks in a big circle") == (270.0, np.inf)
@@ -183,7 +189,7 @@ def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips():
                  "a person stands in place, wiping a window in circles", "walks forward, then turns left"):
         assert turn_extent(wide) == (0.0, np.inf), wide
     # calibrated on the shipped bank's real windows: most captions with a side turn (circle) turn that far
-    bank = MotionLCMPipeline.from_pretrained("embedded", device="cpu").bank
+    bank = shipped.bank
     turned = bank._window_sides()[bank.window, 0].abs().numpy()
     for asked, share in (((30.0, 150.0), 0.8), ((270.0, np.inf), 0.6)):
         rows = [i for i, c in enumerate(bank.captions) if turn_extent(c) == asked]
@@ -450,7 +456,7 @@ def test_an_arm_action_places_the_crop_where_the_arms_are_busiest():
     assert thrusts(placed.start) > thrusts(centre)
 
 
-def test_raising_both_arms_picks_crops_with_both_hands_over_the_head():
+def test_raising_both_arms_picks_crops_with_both_hands_over_the_head(shipped):
     """"Raises both arms above the head" reads as both wrists over the head (not one arm: "raises the right arm
     overhead", nor arms held up in front); the shipped bank's lookup gives crops where both are, for a while,
     on every seed — the nearest captions by embedding raise one arm, or swing a sword down at once."""
@@ -460,9 +466,8 @@ def test_raising_both_arms_picks_crops_with_both_hands_over_the_head():
     assert names_arms_up("a person lifts both arms high above the head")
     for other in ("raises the right arm overhead", "holding their arms up in front", "walks with arms swinging"):
         assert not names_arms_up(other), other
-    pipe = MotionLCMPipeline.from_pretrained("embedded", device="cpu")
-    bank, prompt = pipe.bank, "a person raises both arms over the head"
-    text = pipe.text_encoder().encode([prompt]).cpu()
+    bank, prompt = shipped.bank, "a person raises both arms over the head"
+    text = shipped.text_encoder().encode([prompt]).cpu()
     for seed in range(4):
         pick = bank.choose(text, [80], seed, RetrievalConfig(), [prompt])[0]
         assert float(bank._crop_sides(bank.placement(pick, prompt))[8]) >= ARMS_UP_S, bank.captions[pick.caption]
