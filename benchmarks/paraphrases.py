@@ -2,7 +2,7 @@
 type it, not as the probes (or the training captions) word it?
 
     .venv/bin/python benchmarks/paraphrases.py [--steps 1] [--seeds 0 1 2 3] [--retrieval JSON] [--list]
-                                               [--set two|third|fourth|fifth|blind]
+                                               [--set two|third|fourth|fifth|blind|blind2]
 
 Each family of ``../shared/probes`` is asked for in two wordings of our own (written before looking at how
 the model does on them; none is tuned afterwards), and the probe's own kinematic test and plausibility
@@ -161,6 +161,9 @@ FIFTH: dict[str, str] = {
 #: Three more per family, written in session 13 by a helper session that saw no code, data, caption or wording of
 #: ours (only each family's one-line description); run at its start and end, its failures not looked at between.
 BLIND = Path(__file__).resolve().with_name("blind_wordings.json")
+#: Four more per family (short, an animator's, colloquial, with incidental context), written in session 14 the same
+#: way by another helper session before any change of that session; run at its start and end only.
+BLIND2 = Path(__file__).resolve().with_name("blind2_wordings.json")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -169,9 +172,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--retrieval", default="{}", help="RetrievalConfig fields as JSON")
     parser.add_argument("--list", action="store_true", help="print the failing wordings")
-    parser.add_argument("--set", choices=("two", "third", "fourth", "fifth", "blind"), default="two",
+    parser.add_argument("--set", choices=("two", "third", "fourth", "fifth", "blind", "blind2"), default="two",
                         help="the two wordings per family (default), the third, fourth or fifth, written later, or "
-                             "the three of blind_wordings.json")
+                             "the three of blind_wordings.json or the four of blind2_wordings.json")
     args = parser.parse_args(argv)
     probes_dir = Path(__file__).resolve().parents[2] / "shared" / "probes"
     sys.path.insert(0, str(probes_dir))
@@ -188,8 +191,9 @@ def main(argv: list[str] | None = None) -> dict:
     retrieval = RetrievalConfig(**json.loads(args.retrieval))
     passed, failing = 0, []
     later = {"third": THIRD, "fourth": FOURTH, "fifth": FIFTH}
-    if args.set == "blind":
-        sets = {name: tuple(w) for name, w in json.loads(BLIND.read_text()).items()}
+    if args.set in ("blind", "blind2"):
+        path = BLIND if args.set == "blind" else BLIND2
+        sets = {name: tuple(w) for name, w in json.loads(path.read_text()).items()}
     else:
         sets = WORDINGS if args.set == "two" else {name: (prompt,) for name, prompt in later[args.set].items()}
     for name, wordings in sets.items():

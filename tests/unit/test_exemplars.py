@@ -256,7 +256,7 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     from motionlcm_core.retrieval import Pick, Placement, moves_that_way
     bank = build_bank(pipe.vae, pipe.stats, _Encoder(), clips[:6])
     sides = bank._window_sides()
-    assert sides.shape == (bank.latents.shape[0], 9)
+    assert sides.shape == (bank.latents.shape[0], 10)
     for w, (clip, a, b, mirrored) in enumerate(bank.sources.tolist()):
         if mirrored:
             twin = bank._unmirrored[(clip, a, b)]
@@ -285,9 +285,9 @@ def test_windows_that_move_the_other_way_are_not_preferred(pipe, clips):
     right = int(bank.window[-1])
     assert right not in near
     bank._sides = torch.zeros_like(sides)
-    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides[list(near)] = torch.tensor([0.0, 1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._sides[right] = torch.tensor([0.0, -1.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, -1.0, 0.1] + [0.0] * 7] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone walks"])[0].window in near
@@ -326,9 +326,9 @@ def test_a_prompt_to_stay_put_prefers_windows_that_stay(pipe, clips):
     near = {int(w) for w in bank.window[(bank.text @ bank.text[0]) > 0.999]}    # caption 0 and its twins
     still = int(bank.window[-1])
     assert still not in near
-    bank._sides = torch.zeros(bank.latents.shape[0], 9)
-    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
+    bank._sides = torch.zeros(bank.latents.shape[0], 10)
+    bank._sides[list(near)] = torch.tensor([0.0, 0.2, 3.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    bank._placed_sides = lambda placed: torch.tensor([[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]] * len(placed))
     one = RetrievalConfig(top_k=1, side_check=5.0)
     query = bank.text[:1, None]
     assert bank.choose(query, [40], 0, one, ["someone stands"])[0].window in near
@@ -471,6 +471,36 @@ def test_raising_both_arms_picks_crops_with_both_hands_over_the_head(shipped):
     for seed in range(4):
         pick = bank.choose(text, [80], seed, RetrievalConfig(), [prompt])[0]
         assert float(bank._crop_sides(bank.placement(pick, prompt))[8]) >= ARMS_UP_S, bank.captions[pick.caption]
+
+
+def test_a_run_repeats_a_short_cyclic_clip_rather_than_stop(shipped):
+    """"A person runs forward" for 2.5 s: the exact caption's clips (24 and 29 frames) are no cycle and would be
+    held at their ends, and the nearest long window "runs forward, stops for a moment, then runs forward again"
+    stops for 1 s. A run (not on the spot, no sequence) must not stop for more than RUN_STOP_S, and the runs of
+    one stride ("runs forward quickly", 21–27 frames) repeat their strides, scored down by loop_share of the
+    short penalty only: every seed runs on at a running pace (the probes: 2.2 m/s)."""
+    from motionlcm_core.retrieval import RUN_STOP_S, wanted_motion
+    bank, prompt, n = shipped.bank, "a person runs forward", 50
+    text = shipped.text_encoder().encode([prompt]).cpu()
+
+    def picks(cfg):
+        return [bank.choose(text, [n], seed, cfg, [prompt])[0] for seed in range(4)]
+
+    for pick in picks(RetrievalConfig()):
+        clip = int(bank.sources[pick.window, 0])
+        assert int(bank.store.frames[clip]) < n and bank._cyclic(clip), bank.captions[pick.caption]
+        assert float(bank._crop_sides(bank.placement(pick, prompt))[9]) <= RUN_STOP_S
+    stopping = [bank.captions[p.caption] for p in picks(RetrievalConfig(side_check=0.0, loop_share=1.0))]
+    assert sum("stops" in c for c in stopping) >= 3, stopping
+    runs_on = wanted_motion(prompt)
+    assert runs_on(torch.tensor([[0.0, 0.0, 8.0, 0.0, 0.0, 3.0, 2.0, 1.0, 0.0, 0.0],
+                                 [0.0, 0.0, 3.0, 0.0, 0.0, 1.5, 1.0, 1.0, 0.0, 1.0]])).tolist() == [True, False]
+    assert wanted_motion("a person runs forward, stops, then runs again") is None
+    res = shipped.generate([prompt], seconds=n / 20, seed=0)
+    pelvis = res.joints[0, :res.lengths[0], 0]
+    assert np.linalg.norm(pelvis[-1, [0, 2]] - pelvis[0, [0, 2]]) / (n / 20) >= 2.2
+    with pytest.raises(ValueError, match="loop_share"):
+        RetrievalConfig(loop_share=1.5)
 
 
 def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
