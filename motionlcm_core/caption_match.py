@@ -19,8 +19,8 @@ __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS"
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
-           "names_sideways", "names_staying", "names_turning", "plain_wording", "turn_extent", "word_index",
-           "word_overlap"]
+           "names_sideways", "names_staying", "names_travel", "names_turning", "plain_wording", "turn_extent",
+           "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -63,6 +63,8 @@ _PAIRS = DIRECTIONS + LIMB_SIDES + GAITS + PACES
 #: than to walking backward, and "does not move" is near "moves"; words no caption holds ("dashes", "ambles")
 #: add nothing to the lexical score. Applied to a prompt before it is encoded and matched
 #: (:func:`plain_wording`); the captions are left as they are.
+_TAKES_A = r"(hang|hangs|hung|hanging|hook|hooks|hooked|hooking|take|takes|took|taking|make|makes|made|making) a "
+_NO_LIMB = r"(?!\s*(turn|hook|jab|cross|uppercut|punch|kick|hand|arm|fist|foot|leg|knee|elbow|side|angle)\b)"
 REWORDINGS: tuple[tuple[str, str], ...] = (
     # travelling backward
     (r"\bback(s|ed|ing) (up|away|off)\b", "walks backward"),          # not "stands back up"
@@ -87,12 +89,17 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     (r"\b(march|marches|marched|marching|promenad\w*|pac(e|es|ed|ing)(?= (up and down|back and forth)))\b",
      "walks"),
     (r"\bstrafe(s|d)?\b|\bstrafing\b", "moves sideways"),
+    (r"\bsidestep(s|ped|ping)?\b", "side steps"),                    # the captions: "side steps", "side-steps"
+    (r"\b(scoot|scoots|scooted|scooting)\b", "shuffles"),
+    (r"\b(book|books|booked|booking|leg|legs|legged|legging|hightail\w*) it\b", "runs"),
     # turning, jumping, stepping
     (r"\b(whirl\w*|swivel\w*)", "spins"),
     (r"\b(does|makes|performs|pulls) an? (180|one[- ]eighty)\b|\b(does|makes) an about[- ](face|turn)\b",
      "turns around"),
     (r"\b(180|one[- ]eighty)( ?°| degrees?)?(?!\w)|\babout[- ](face|turn)\b", "around"),
     (r"\b90 ?°", "ninety degrees"),
+    (rf"\b{_TAKES_A}left\b{_NO_LIMB}", "turns left"),                 # "hangs a left", not "throws a left hook"
+    (rf"\b{_TAKES_A}right\b{_NO_LIMB}", "turns right"),
     (r"\b90\b", "ninety"),
     (r"\b(skip|skips|skipped|skipping)\b(?! rope)", "hops"),
     (r"\b(upstairs)\b", "up the stairs"),
@@ -222,6 +229,22 @@ _WIDE_TURN = re.compile(r"\b(around|round|full|complete|whole|half|u-turn|about|
                         r"several|twice|times|series|repeated\w*|(left|right) turns)\b", re.I)
 _TRAVEL = re.compile(r"\b(walk\w*|run|runs|running|ran|jog\w*|stroll\w*|march\w*|skip\w*|mov(e|es|ing)|travel\w*|"
                      r"(goes|go|going|went) (around|round) in)\b", re.I)
+_TRAVELLING = re.compile(r"\b(walk\w*|run|runs|running|ran|jog\w*|sprint\w*|stroll\w*|march\w*|strid\w*|steps?|"
+                         r"stepp\w*|jump\w*|leap\w*|hop|hops|hopp\w*|crawl\w*|mov(e|es|ed|ing)|travel\w*|heads?|"
+                         r"head(ed|ing)|goes|go|going|went)\b", re.I)
+
+
+def names_travel(text: str) -> bool:
+    """Whether ``text`` names the body going somewhere (walks, runs, steps, jumps, moves, heads, goes): where
+    "forward" says which way it goes, not which way it leans, reaches or looks."""
+    return bool(_TRAVELLING.search(_LIMB_PHRASE.sub(" ", text)))
+
+
+_TURN_AROUND = re.compile(r"\bturn(s|ed|ing)? (back )?(a)?round\b|\bu-turn\b|\babout[- ](face|turn)\b|"
+                          r"\bfac(e|es|ed|ing) (the )?(opposite|other) (way|direction)\b|"
+                          r"\bfac(e|es|ed|ing) (behind|backwards?|the back)\b", re.I)
+_MANY_TURNS = re.compile(r"\b(spin\w*|twirl\w*|pirouett\w*|full|complete|360|several|twice|times|repeated\w*|"
+                         r"keeps?|continu\w*|round and round)\b", re.I)
 _PART_CIRCLE = re.compile(r"\b(half|semi-?circle\w*|partial\w*|arcs?|quarter)\b", re.I)
 
 
@@ -236,6 +259,9 @@ def turn_extent(text: str) -> tuple[float, float]:
         return 0.0, math.inf
     if names_circling(text) and _TRAVEL.search(text) and not _PART_CIRCLE.search(text):
         return 270.0, math.inf
+    if (_TURN_AROUND.search(text) and not names_travel(text) and not names_circling(text)
+            and not _MANY_TURNS.search(text)):
+        return 120.0, 240.0
     flags = direction_flags(text)
     if names_turning(text) and bool(flags & 1) != bool(flags & 2) and not _WIDE_TURN.search(text):
         return 30.0, 150.0

@@ -22,9 +22,10 @@ import torch
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, key_words, names_arm_action, names_arms_up,
                             names_circling, names_height_change, names_jump, names_raised_ground, names_running,
-                            names_sequence, names_sideways, names_staying, names_turning, turn_extent, word_index,
-                            word_overlap)
+                            names_sequence, names_sideways, names_staying, names_travel, names_turning, turn_extent,
+                            word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
+from .motion.body import body_forward
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FEET_LEFT, FEET_RIGHT, FPS, JOINT_NAMES
@@ -354,11 +355,12 @@ class MotionBank:
         lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), clips.shape)
         first = self.store.offsets[clips] + starts
         last = self.store.offsets[clips] + np.minimum(starts + lengths, self.store.frames[clips]) - 1
-        half_yaw = torch.from_numpy(self.store.half_yaw[np.stack([first, last])].astype(np.float64))   # (2, K)
+        half_yaw = torch.from_numpy(self.store.half_yaw[first].astype(np.float64))                    # (K,)
         step = torch.zeros(len(first), 3, dtype=torch.float64)
         step[:, [0, 2]] = torch.from_numpy((self.store.root_xz[last] - self.store.root_xz[first]).astype(np.float64))
-        local = qrot(yaw_quat(half_yaw[0]), step)
-        turn = -2.0 * torch.rad2deg(half_yaw[1] - half_yaw[0])
+        local = qrot(yaw_quat(half_yaw), step)
+        heading = self._frame_tables()[6]
+        turn = torch.from_numpy(heading[last] - heading[first])          # unwrapped: a spin of two turns is 720°
         sign = torch.from_numpy(np.where(np.broadcast_to(mirrored, clips.shape), -1.0, 1.0))
         feet = list(FEET_LEFT + FEET_RIGHT)
         # rise: the pelvis over the last 0.5 s (a quarter of a short crop) less over the first
@@ -382,7 +384,7 @@ class MotionBank:
         airborne = torch.from_numpy(longest_runs(inside & (lower - lowest > 0.15))).double()
         # motion: the joints' mean speed, the foot lifts per second and the wrists' speed over the crop, and the
         # time both hands are up
-        moved, _, lifts, wrists, up, stopped = self._frame_tables()
+        moved, _, lifts, wrists, up, stopped, _ = self._frame_tables()
         span_s = np.maximum(last - first, 1) / FPS
         rates = [(table[last] - table[first]) / span_s for table in (moved, lifts, wrists)]
         times = [(table[last] - table[first]) / FPS for table in (up, stopped)]
@@ -390,12 +392,14 @@ class MotionBank:
                             *map(torch.from_numpy, rates + times)], 1).float()
 
     def _frame_tables(self) -> tuple[np.ndarray, ...]:
-        """Six ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
+        """Seven ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
         moved on average (m) from their clip's first frame to this one, summed frame to frame (a crop's mean
         joint speed is a difference of two entries), the lower foot's height (m), how many times a foot has
         risen 8 cm above the other since the clip's first frame (a crop's lifts are a difference), and how far
         the two wrists have moved about the pelvis (m, summed likewise), how many frames both wrists have been
-        over the head and how many the pelvis has stopped (ground speed under ``STOP_SPEED``)."""
+        over the head, how many the pelvis has stopped (ground speed under ``STOP_SPEED``), and the heading (degrees,
+        left positive) the hips and shoulders have turned since, unwrapped (the features' root rotation misses
+        most of a fast spin: 20° for a real 375°)."""
         if self._tables is None:
             local = self.store.local
             world = local.astype(np.float32)
@@ -412,12 +416,15 @@ class MotionBank:
             lifted = (feet - lower[:, None]) > LIFT_M                                  # (F, 2) a foot lifted
             about = local[:, list(WRISTS)].astype(np.float64) - local[:, :1]          # (F, 2, 3) about the pelvis
             up = local[:, list(WRISTS), 1].min(-1) > local[:, HEAD, 1]               # (F,) both hands up
+            facing = body_forward(local.astype(np.float64))                            # (F, 3)
             self._tables = (since_clip_start(np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)), lower,
                             since_clip_start((lifted[1:] & ~lifted[:-1]).sum(-1)),
                             since_clip_start(np.linalg.norm(about[1:] - about[:-1], axis=-1).sum(-1)),
                             since_clip_start(up[1:]),
                             since_clip_start(np.linalg.norm(np.diff(self.store.root_xz, axis=0), axis=-1) * FPS
-                                             < STOP_SPEED))
+                                             < STOP_SPEED),
+                            since_clip_start(np.rad2deg(_wrapped(np.diff(np.arctan2(facing[:, 0], facing[:, 2])),
+                                                                 2 * np.pi))))
         return self._tables
 
     # ------------------------------------------------------------------ exemplars
@@ -618,6 +625,11 @@ class Placement:
     bank: bool
 
 
+def _wrapped(angle: np.ndarray, period: float) -> np.ndarray:
+    """``angle`` (rad) wrapped into ``[-period / 2, period / 2)``."""
+    return (angle + period / 2) % period - period / 2
+
+
 def longest_runs(flags: np.ndarray) -> np.ndarray:
     """``(K,)`` the longest run of True in each row of ``flags (K, T)``."""
     if flags.shape[1] == 0:
@@ -635,7 +647,8 @@ def wanted_motion(prompt: str, flags: int | None = None,
     it is when it says so (:func:`stays_put`; running on the spot also lifts the feet ``RUN_LIFTS_PER_S``
     times a second), running on without stopping for more than ``RUN_STOP_S`` when it runs elsewhere (not in a
     sequence), both hands over the head for ``ARMS_UP_S`` when it raises both arms over the head, backward when
-    it says backward alone, without a sequence (:func:`backs_away`), turning as far as it says
+    it says backward alone, without a sequence (:func:`backs_away`), ahead when it says forward alone of a body
+    going somewhere, not turning, sideways nor staying (:func:`goes_ahead`), turning as far as it says
     (:func:`~motionlcm_core.caption_match.turn_extent`: a circle, or a side turn that is no full turn); all
     that it says; None when it asks nothing of them.
     ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known. ``whole``: the
@@ -643,12 +656,15 @@ def wanted_motion(prompt: str, flags: int | None = None,
     stops and raised hands (a share of a long window says nothing of its parts: the jog of a warm-up routine)."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
+    staying = names_staying(prompt)
     if bool(flags & 1) != bool(flags & 2):
         sign, sideways, turning = (1.0 if flags & 1 else -1.0), names_sideways(prompt), names_turning(prompt)
         tests.append(lambda sides: moves_that_way(sides, sign, sideways, turning and not sideways))
     if flags & 8 and not flags & 4 and not names_sequence(prompt):       # backward alone (DIRECTIONS pair 1)
         tests.append(backs_away)
-    staying = names_staying(prompt)
+    if (flags & 4 and not flags & 8 and not flags & 3 and names_travel(prompt) and not names_sequence(prompt)
+            and not names_turning(prompt) and not names_sideways(prompt) and not staying):   # forward alone, going
+        tests.append(goes_ahead)
     if staying:
         tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
     if staying == 1 and names_running(prompt) and not whole:        # runs on the spot: the feet lift in turn
@@ -713,6 +729,12 @@ def backs_away(sides: torch.Tensor) -> torch.Tensor:
     0.3 m against their first facing, more than sideways, the body turned less than 45° (walking backward
     keeps facing ahead; turning round and walking back does not)."""
     return (sides[:, 2] < -0.3) & (sides[:, 2].abs() > sides[:, 1].abs()) & (sides[:, 0].abs() < 45.0)
+
+
+def goes_ahead(sides: torch.Tensor) -> torch.Tensor:
+    """``(K,)`` True where motions with ``sides (K, 10)`` (:func:`wanted_motion`) end more than 0.3 m ahead of
+    where they started, more ahead than to a side: "walks forward" is no walk there and back."""
+    return (sides[:, 2] > 0.3) & (sides[:, 2] > sides[:, 1].abs())
 
 
 def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:
