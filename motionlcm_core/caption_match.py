@@ -19,8 +19,8 @@ __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS"
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
-           "names_sideways", "names_staying", "names_travel", "names_turning", "plain_wording", "turn_extent",
-           "word_index", "word_overlap"]
+           "names_sideways", "names_staying", "names_striking", "names_travel", "names_turning", "plain_wording",
+           "turn_extent", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -184,6 +184,16 @@ def names_arm_action(text: str) -> bool:
     """Whether ``text`` names something the arms do over and over (punches, boxes, waves, claps, throws,
     signals, wipes), where what matters of a long motion is where the arms are busiest."""
     return bool(_ARM_ACTION.search(text))
+
+
+_STRIKING = re.compile(r"\b(punch\w*|box|boxes|boxed|boxing|boxer|jab\w*|uppercut\w*|spar|spars|sparr\w*|"
+                       r"strik(e|es|ing)|hook|hooks)\b", re.I)
+
+
+def names_striking(text: str) -> bool:
+    """Whether ``text`` names punching (punches, jabs, boxes, uppercuts, strikes, spars): fists shot out ahead
+    (not a kick: "strikes with the foot" is a kick, read with :data:`LIMB_SIDES`' legs)."""
+    return bool(_STRIKING.search(text)) and not re.search(rf"\b{_LEG}\b", text, re.I)
 
 
 _OVER_HEAD = r"(over|above|overhead|high|skyward|in the air|to the sky|up high|straight up|up over|up above)"
