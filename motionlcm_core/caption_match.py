@@ -17,7 +17,7 @@ import torch
 
 __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
-           "key_words", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
+           "key_words", "kicking_side", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
            "names_sideways", "names_staying", "names_striking", "names_travel", "names_turning", "plain_wording",
            "turn_extent", "word_index", "word_overlap"]
@@ -113,6 +113,7 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     (r"\b(star jumps?|jumping[- ]jack exercises)\b", "jumping jacks"),
     (r"\b(plops?|plopped|flops?|flopped|slumps?|slumped) (down|into|onto|on to|in)\b", "sits down"),
     (r"\b(knee bends?|deep knee bends?)\b", "squat"),
+    (r"\bboot(s|ed|ing)?(?= (it|the|a|an|something|his|her|their)\b)", "kicks"),     # the verb, not the footwear
 )
 _REWORDINGS = tuple((re.compile(a, re.I), b) for a, b in REWORDINGS)
 
@@ -194,6 +195,19 @@ def names_striking(text: str) -> bool:
     """Whether ``text`` names punching (punches, jabs, boxes, uppercuts, strikes, spars): fists shot out ahead
     (not a kick: "strikes with the foot" is a kick, read with :data:`LIMB_SIDES`' legs)."""
     return bool(_STRIKING.search(text)) and not re.search(rf"\b{_LEG}\b", text, re.I)
+
+
+_KICKING = re.compile(r"\bkick(s|ed|ing)?\b(?! (back|off|up dust|the habit))", re.I)
+
+
+def kicking_side(text: str) -> int | None:
+    """Which foot ``text`` kicks with: 1 left, -1 right, 0 either (a kick naming neither side, or both), None
+    when it names no kick ("kicks back and relaxes" is none)."""
+    if not _KICKING.search(text):
+        return None
+    k = 2 * (len(DIRECTIONS) + 1)                               # the legs' pair of LIMB_SIDES
+    flags = direction_flags(text) >> k & 3
+    return {1: 1, 2: -1}.get(flags, 0)
 
 
 _OVER_HEAD = r"(over|above|overhead|high|skyward|in the air|to the sky|up high|straight up|up over|up above)"

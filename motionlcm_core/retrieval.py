@@ -20,24 +20,26 @@ import numpy as np
 import torch
 
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
-                            indexed_overlap, inverse_document_frequency, key_words, names_arm_action, names_arms_up,
-                            names_circling, names_height_change, names_jump, names_raised_ground, names_running,
-                            names_sequence, names_sideways, names_staying, names_striking, names_travel, names_turning,
-                            turn_extent, word_index, word_overlap)
+                            indexed_overlap, inverse_document_frequency, key_words, kicking_side, names_arm_action,
+                            names_arms_up, names_circling, names_height_change, names_jump, names_raised_ground,
+                            names_running, names_sequence, names_sideways, names_staying, names_striking, names_travel,
+                            names_turning, turn_extent, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.body import body_forward
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
 from .motion.skeleton import FEET_LEFT, FEET_RIGHT, FPS, JOINT_NAMES
 
-__all__ = ["AIRBORNE_FRAMES", "ARMS_UP_S", "BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "LIFT_M", "MotionBank",
-           "Pick", "RUN_LIFTS_PER_S", "RUN_STOP_S", "RetrievalConfig", "STOP_SPEED", "STRIKE_REACH", "STRIKE_SPEED",
-           "build_bank", "content_words", "direction_flags", "retrieval_timesteps", "word_overlap"]
+__all__ = ["AIRBORNE_FRAMES", "ARMS_UP_S", "BANK_LENGTHS", "BANK_MIN_FRAMES", "DIRECTIONS", "KICK_HEIGHT", "KICK_REACH",
+           "KICK_S", "LIFT_M", "MotionBank", "Pick", "RUN_LIFTS_PER_S", "RUN_STOP_S", "RetrievalConfig", "STOP_SPEED",
+           "STRIKE_REACH", "STRIKE_SPEED", "build_bank", "content_words", "direction_flags", "retrieval_timesteps",
+           "word_overlap"]
 
 #: Lengths (frames at 20 fps) the bank holds each window's latent at: centre crops of the window.
 BANK_LENGTHS: tuple[int, ...] = (40, 60, 80, 100, 120, 140, 160, 196)
 #: Joints the arm checks read (:meth:`MotionBank._frame_tables`).
 WRISTS = (JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("right_wrist"))
+ANKLES = (JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle"))
 HEAD = JOINT_NAMES.index("head")
 #: Frames a motion the prompt does not make jump may have both feet over 15 cm (the probes' limit for
 #: grounded motion, from real clips: a run's flight stays under it).
@@ -57,6 +59,14 @@ RUN_STOP_S = 0.25
 #: (:meth:`MotionBank._frame_tables`).
 STRIKE_REACH = 0.35
 STRIKE_SPEED = 1.5
+#: A foot kicked out: its ankle this far (m) before the pelvis in the body's facing and this high (m) over the
+#: lower foot (:meth:`MotionBank._frame_tables`).
+KICK_REACH = 0.45
+KICK_HEIGHT = 0.15
+#: The time (s) a crop of a kick must have the foot it names kicked out: of the bank's windows whose captions kick
+#: with one foot, all but roundhouse kicks (which swing round, not ahead) and a cartwheel's reach 0.1 s with that
+#: foot, most of them 0 with the other; of its walks, 95 % stay under 0.03 s.
+KICK_S = 0.1
 #: The time (s) both wrists must be over the head in a crop for "raises both arms over the head".
 ARMS_UP_S = 0.25
 #: The shortest caption window the bank holds (1 s): shorter than ``BANK_LENGTHS[0]``, such a window has no
@@ -143,7 +153,7 @@ class MotionBank:
         if self.sources is not None and self.sources.shape != (self.latents.shape[0], 4):
             raise ValueError("bank: sources (W, 4) = clip, start, end, mirrored per window expected")
         self.store = store if self.sources is not None else None
-        self._sides: torch.Tensor | None = None                       # (W, 11) of _window_sides, on first use
+        self._sides: torch.Tensor | None = None                       # (W, 13) of _window_sides, on first use
         self._loops: dict[int, bool] = {}                             # clip -> cyclic, of the clips checked
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
@@ -329,32 +339,32 @@ class MotionBank:
         return order
 
     def _window_sides(self) -> torch.Tensor:
-        """``(W, 11)``: every window's :meth:`_crop_sides` as a whole."""
+        """``(W, 13)``: every window's :meth:`_crop_sides` as a whole."""
         a, b = self.sources[:, 1].numpy(), self.sources[:, 2].numpy()
         return self._sides_of(self.sources[:, 0].numpy(), a, b - a, self.sources[:, 3].numpy().astype(bool))
 
     def _crop_sides(self, placed: "Placement") -> torch.Tensor:
-        """``(11,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
+        """``(13,)``: the net turn (degrees, left positive), sideways travel (m, to the body's left at its first
         frame), forward travel (m) and rise (m: the pelvis's height over its last 0.5 s less over its first, 0 where
         the lower foot goes 0.1 m or more the same way: climbing a ladder or stepping down is neither standing
         up nor sitting down; sitting on a tall stool, the feet off the floor, is) and the longest run of frames
         with both feet 15 cm over the crop's lowest foot (flight), the joints' mean speed (m/s) and the foot
         lifts per second (a foot rising 8 cm above the other: a jog on the spot 2–2.8, knee raises 0.75, squats
         and jumping jacks ~0), the wrists' mean speed about the pelvis (m/s, both wrists summed), the time both
-        wrists are over the head (s), the time the pelvis stops (s: ground speed under ``STOP_SPEED``) and the
-        strikes per second (a fist shot out: ``STRIKE_REACH``, ``STRIKE_SPEED``) of a placed crop
-        (:meth:`placement`), read from the exemplar store; a mirrored crop's turn and sideways travel are the
-        negation."""
+        wrists are over the head (s), the time the pelvis stops (s: ground speed under ``STOP_SPEED``), the
+        strikes per second (a fist shot out: ``STRIKE_REACH``, ``STRIKE_SPEED``) and the time the left and the
+        right foot are kicked out (s: ``KICK_REACH``, ``KICK_HEIGHT``) of a placed crop (:meth:`placement`), read
+        from the exemplar store; a mirrored crop's turn and sideways travel are the negation, its feet swapped."""
         return self._placed_sides([placed])[0]
 
     def _placed_sides(self, placed: Sequence["Placement"]) -> torch.Tensor:
-        """``(K, 11)``: :meth:`_crop_sides` of each of ``placed``, at once."""
+        """``(K, 13)``: :meth:`_crop_sides` of each of ``placed``, at once."""
         return self._sides_of(np.array([p.clip for p in placed]), np.array([p.start for p in placed]),
                               np.array([p.length for p in placed]), np.array([p.mirrored for p in placed]))
 
     def _sides_of(self, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray | int,
                   mirrored: np.ndarray | bool) -> torch.Tensor:
-        """``(K, 11)`` :meth:`_crop_sides` of the crops of ``lengths`` frames from ``starts`` in ``clips`` (each
+        """``(K, 13)`` :meth:`_crop_sides` of the crops of ``lengths`` frames from ``starts`` in ``clips`` (each
         ``(K,)`` or one for all; a crop running past its clip's end stops there)."""
         clips, starts = np.broadcast_arrays(np.asarray(clips, dtype=np.int64), np.asarray(starts, dtype=np.int64))
         lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), clips.shape)
@@ -389,24 +399,29 @@ class MotionBank:
         airborne = torch.from_numpy(longest_runs(inside & (lower - lowest > 0.15))).double()
         # motion: the joints' mean speed, the foot lifts per second and the wrists' speed over the crop, and the
         # time both hands are up
-        moved, _, lifts, wrists, up, stopped, _, strikes = self._frame_tables()
+        moved, _, lifts, wrists, up, stopped, _, strikes, kicked_left, kicked_right = self._frame_tables()
         span_s = np.maximum(last - first, 1) / FPS
         rates = [(table[last] - table[first]) / span_s for table in (moved, lifts, wrists)]
         times = [(table[last] - table[first]) / FPS for table in (up, stopped)]
+        kicks = [(table[last] - table[first]) / FPS for table in (kicked_left, kicked_right)]
+        swap = np.broadcast_to(mirrored, clips.shape)                   # a mirrored crop kicks with the other foot
         return torch.stack([sign * turn, sign * local[:, 0], local[:, 2], torch.from_numpy(rise), airborne,
                             *map(torch.from_numpy, rates + times),
-                            torch.from_numpy((strikes[last] - strikes[first]) / span_s)], 1).float()
+                            torch.from_numpy((strikes[last] - strikes[first]) / span_s),
+                            torch.from_numpy(np.where(swap, kicks[1], kicks[0])),
+                            torch.from_numpy(np.where(swap, kicks[0], kicks[1]))], 1).float()
 
     def _frame_tables(self) -> tuple[np.ndarray, ...]:
-        """Eight ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
+        """Ten ``(F,)`` tables over the store's frames, worked out on first use: how far the 22 joints have
         moved on average (m) from their clip's first frame to this one, summed frame to frame (a crop's mean
         joint speed is a difference of two entries), the lower foot's height (m), how many times a foot has
         risen 8 cm above the other since the clip's first frame (a crop's lifts are a difference), and how far
         the two wrists have moved about the pelvis (m, summed likewise), how many frames both wrists have been
         over the head, how many the pelvis has stopped (ground speed under ``STOP_SPEED``), and the heading (degrees,
         left positive) the hips and shoulders have turned since, unwrapped (the features' root rotation misses
-        most of a fast spin: 20° for a real 375°), and how many times a wrist has shot out ahead of the pelvis
-        (``STRIKE_REACH``, at ``STRIKE_SPEED``)."""
+        most of a fast spin: 20° for a real 375°), how many times a wrist has shot out ahead of the pelvis
+        (``STRIKE_REACH``, at ``STRIKE_SPEED``), and how many frames the left and the right foot have been kicked
+        out ahead of it (``KICK_REACH``, ``KICK_HEIGHT``)."""
         if self._tables is None:
             local = self.store.local
             world = local.astype(np.float32)
@@ -427,6 +442,9 @@ class MotionBank:
             ahead = (about[..., [0, 2]] * _unit(facing[:, None, [0, 2]])).sum(-1)    # (F, 2) wrists before the pelvis
             out = np.zeros_like(ahead, dtype=bool)                                     # (F, 2) a fist shooting out
             out[1:] = (ahead[1:] >= STRIKE_REACH) & (np.diff(ahead, axis=0) * FPS >= STRIKE_SPEED)
+            ankles = local[:, list(ANKLES)].astype(np.float64)                        # (F, 2, 3) left, right
+            kicked = (((ankles[..., [0, 2]] - local[:, None, 0, [0, 2]]) * _unit(facing[:, None, [0, 2]])).sum(-1)
+                      >= KICK_REACH) & (feet - lower[:, None] >= KICK_HEIGHT)        # (F, 2) a foot kicked out
             self._tables = (since_clip_start(np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)), lower,
                             since_clip_start((lifted[1:] & ~lifted[:-1]).sum(-1)),
                             since_clip_start(np.linalg.norm(about[1:] - about[:-1], axis=-1).sum(-1)),
@@ -435,7 +453,8 @@ class MotionBank:
                                              < STOP_SPEED),
                             since_clip_start(np.rad2deg(_wrapped(np.diff(np.arctan2(facing[:, 0], facing[:, 2])),
                                                                  2 * np.pi))),
-                            since_clip_start((out[1:] & ~out[:-1]).sum(-1)))
+                            since_clip_start((out[1:] & ~out[:-1]).sum(-1)),
+                            since_clip_start(kicked[1:, 0]), since_clip_start(kicked[1:, 1]))
         return self._tables
 
     # ------------------------------------------------------------------ exemplars
@@ -657,12 +676,13 @@ def longest_runs(flags: np.ndarray) -> np.ndarray:
 
 def wanted_motion(prompt: str, flags: int | None = None,
                   whole: bool = False) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 11)`` (net turn in
+    """What the ``prompt`` asks of a motion's net turn and travel, as a test of ``sides (K, 13)`` (net turn in
     degrees, sideways and forward travel in m; see :meth:`MotionBank._crop_sides`) giving ``(K,)`` True where
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
     it is when it says so (:func:`stays_put`; running on the spot also lifts the feet ``RUN_LIFTS_PER_S``
     times a second), running on without stopping for more than ``RUN_STOP_S`` when it runs elsewhere (not in a
-    sequence), both hands over the head for ``ARMS_UP_S`` when it raises both arms over the head, backward when
+    sequence), the foot it kicks with (either, where it names none) kicked out ahead for ``KICK_S``, both hands
+    over the head for ``ARMS_UP_S`` when it raises both arms over the head, backward when
     it says backward alone, without a sequence (:func:`backs_away`), ahead when it says forward alone of a body
     going somewhere, not turning, sideways nor staying (:func:`goes_ahead`), turning as far as it says
     (:func:`~motionlcm_core.caption_match.turn_extent`: a circle, or a side turn that is no full turn); all
@@ -687,6 +707,9 @@ def wanted_motion(prompt: str, flags: int | None = None,
         tests.append(lambda sides: sides[:, 6] >= RUN_LIFTS_PER_S)
     if not staying and names_running(prompt) and not names_sequence(prompt) and not whole:    # a run runs on
         tests.append(lambda sides: sides[:, 9] <= RUN_STOP_S)
+    kick = kicking_side(prompt)
+    if kick is not None and not whole:                              # a foot kicked out ahead (the one it names)
+        tests.append(lambda sides: _kicked(sides, kick) >= KICK_S)
     if names_arms_up(prompt) and not whole:                         # both hands up over the head
         tests.append(lambda sides: sides[:, 8] >= ARMS_UP_S)
     height = names_height_change(prompt)
@@ -701,7 +724,7 @@ def wanted_motion(prompt: str, flags: int | None = None,
 
 
 def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], float] | None:
-    """How far motions with ``sides (K, 11)`` (:func:`wanted_motion`) do what the prompt asks of a long
+    """How far motions with ``sides (K, 13)`` (:func:`wanted_motion`) do what the prompt asks of a long
     window's crop (:meth:`MotionBank.placement`), ``(K,)``, and the least that counts:
 
     - sitting down (standing up): the drop (rise) of the pelvis from the crop's first 0.5 s to its last, at
@@ -714,6 +737,8 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
       taken as equally long, put it;
     - punching: the most strikes per second (a fist shot out ahead of the body) — the flurry of punches of a
       long boxing or karate window, not its guard, footwork and weaving (which move the wrists as fast);
+    - kicking: the longest time the foot it names (either, where it names none) is kicked out ahead, at least
+      ``KICK_S`` — the kick of "stands, then kicks the right leg out", not its standing;
     - another arm action done over and over (waves, claps): the wrists' greatest speed about the pelvis;
     - both arms raised over the head: the longest time both wrists are over the head, at least ``ARMS_UP_S``.
 
@@ -730,6 +755,9 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
         return (lambda sides: sides[:, 6]), RUN_LIFTS_PER_S
     if names_striking(prompt):
         return (lambda sides: sides[:, 10]), -np.inf
+    kick = kicking_side(prompt)
+    if kick is not None:
+        return (lambda sides: _kicked(sides, kick)), KICK_S
     if names_arm_action(prompt):
         return (lambda sides: sides[:, 7]), -np.inf
     if names_arms_up(prompt):
@@ -737,8 +765,14 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
     return None
 
 
+def _kicked(sides: torch.Tensor, side: int) -> torch.Tensor:
+    """``(K,)`` the time (s) the foot of ``side`` (1 left, -1 right, 0 either) is kicked out in motions with
+    ``sides (K, 13)`` (:func:`wanted_motion`)."""
+    return {1: sides[:, 11], -1: sides[:, 12]}.get(side, sides[:, 11:13].max(1).values)
+
+
 def ends_lower_or_higher(sides: torch.Tensor, sign: int) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 11)`` (:func:`wanted_motion`) end with the pelvis more than
+    """``(K,)`` True where motions with ``sides (K, 13)`` (:func:`wanted_motion`) end with the pelvis more than
     0.2 m lower (``sign`` -1: sits down) or higher (+1: stands up) than they start (over 0.5 s at each end)."""
     return sign * sides[:, 3] > 0.2
 
@@ -751,13 +785,13 @@ def backs_away(sides: torch.Tensor) -> torch.Tensor:
 
 
 def goes_ahead(sides: torch.Tensor) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 11)`` (:func:`wanted_motion`) end more than 0.3 m ahead of
+    """``(K,)`` True where motions with ``sides (K, 13)`` (:func:`wanted_motion`) end more than 0.3 m ahead of
     where they started, more ahead than to a side: "walks forward" is no walk there and back."""
     return (sides[:, 2] > 0.3) & (sides[:, 2] > sides[:, 1].abs())
 
 
 def stays_put(sides: torch.Tensor, keep_facing: bool) -> torch.Tensor:
-    """``(K,)`` True where motions with ``sides (K, 11)`` (:func:`wanted_motion`) end less than 0.5 m from
+    """``(K,)`` True where motions with ``sides (K, 13)`` (:func:`wanted_motion`) end less than 0.5 m from
     where they start (a jog on the spot drifts 0.1–0.3 m), and, when ``keep_facing`` ("stands still"), turned
     less than 30° with the joints moving less than 0.15 m/s on average (real standing 0.05; a kick 0.2)."""
     near = torch.hypot(sides[:, 1], sides[:, 2]) < 0.5
