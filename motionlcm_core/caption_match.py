@@ -19,8 +19,8 @@ __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS"
            "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "kicking_side", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
-           "names_sideways", "names_staying", "names_striking", "names_travel", "names_turning", "plain_wording",
-           "turn_extent", "word_index", "word_overlap"]
+           "names_sideways", "names_staying", "names_striking", "names_take_off", "names_travel", "names_turning",
+           "plain_wording", "turn_extent", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -168,6 +168,18 @@ def names_jump(text: str) -> bool:
     return bool(_JUMP.search(text))
 
 
+_TAKE_OFF = re.compile(r"\b(jump|jumps|jumped|jumping|hop|hops|hopp\w*|leap\w*|leapt|springs?|springing|sprang|"
+                       r"vault\w*|hurdl\w*)\b(?![- ]?(jacks?|rope))", re.I)
+_ONE_FOOT = re.compile(r"\b(one|single|(the )?(left|right)) (foot|leg)\b|\bcartwheel|\bflip|\bsomersault", re.I)
+
+
+def names_take_off(text: str) -> bool:
+    """Whether ``text`` has both feet leave the ground at once (jumps, leaps, hops up and down, vaults): not a
+    hop on one foot, a bounce, skipping rope or jumping jacks (whose feet hardly clear the floor), nor a
+    cartwheel or a flip (hands down)."""
+    return bool(_TAKE_OFF.search(text)) and not _ONE_FOOT.search(text)
+
+
 _RUNNING = re.compile(GAITS[0][1] + r"|\bhigh knees\b|\bknees high\b", re.I)
 
 
@@ -276,9 +288,13 @@ def turn_extent(text: str) -> tuple[float, float]:
     """The net turn, in degrees either way, that ``text`` asks of a whole motion: at least 270 for travel in a
     circle (walks in a circle, runs in loops; not a half circle or an arc, nor circling the arms), 30–150 for a
     turn to a side that says nothing of how far ("turns left", "a right turn": about a right angle, not a full
-    turn), else any (0, inf); any for a sequence (:func:`names_sequence`), whose other parts may turn too.
-    Of the bank's captions, the real windows of 118 of 136 side turns and 14 of 22 circles turn that far (the
-    rest: "veers slightly", a walk in a loop then sitting down)."""
+    turn), 120–240 for turning around as the one thing it does (not in a walk there and back, which may turn
+    again, nor a spin of several turns), else any (0, inf); any for a sequence (:func:`names_sequence`), whose
+    other parts may turn too. Of the bank's captions, the real windows of 124 of 136 side turns and 14 of 22
+    circles turn that far (the rest: "veers slightly", a walk in a loop then sitting down); its turning around
+    comes in walks there and back, which the crop check places (:func:`~motionlcm_core.retrieval.wanted_motion`).
+    Was tried without the one-thing condition in sessions 12 and 13: the val judge fell (R@3 0.839 → 0.820), its
+    captions "walks two meters, turns around, and walks back" turning twice."""
     if names_sequence(text):
         return 0.0, math.inf
     if names_circling(text) and _TRAVEL.search(text) and not _PART_CIRCLE.search(text):

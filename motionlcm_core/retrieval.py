@@ -22,8 +22,8 @@ import torch
 from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words, direction_flags,
                             indexed_overlap, inverse_document_frequency, key_words, kicking_side, names_arm_action,
                             names_arms_up, names_circling, names_height_change, names_jump, names_raised_ground,
-                            names_running, names_sequence, names_sideways, names_staying, names_striking, names_travel,
-                            names_turning, turn_extent, word_index, word_overlap)
+                            names_running, names_sequence, names_sideways, names_staying, names_striking,
+                            names_take_off, names_travel, names_turning, turn_extent, word_index, word_overlap)
 from .exemplars import Exemplar, ExemplarStore
 from .motion.body import body_forward
 from .motion.cycles import extend_cycles, loop_period
@@ -681,15 +681,17 @@ def wanted_motion(prompt: str, flags: int | None = None,
     a motion does it: turning or travelling to the one side it names (:func:`moves_that_way`), staying where
     it is when it says so (:func:`stays_put`; running on the spot also lifts the feet ``RUN_LIFTS_PER_S``
     times a second), running on without stopping for more than ``RUN_STOP_S`` when it runs elsewhere (not in a
-    sequence), the foot it kicks with (either, where it names none) kicked out ahead for ``KICK_S``, both hands
-    over the head for ``ARMS_UP_S`` when it raises both arms over the head, backward when
-    it says backward alone, without a sequence (:func:`backs_away`), ahead when it says forward alone of a body
-    going somewhere, not turning, sideways nor staying (:func:`goes_ahead`), turning as far as it says
-    (:func:`~motionlcm_core.caption_match.turn_extent`: a circle, or a side turn that is no full turn); all
-    that it says; None when it asks nothing of them.
+    sequence), both feet off the ground for more than ``AIRBORNE_FRAMES`` when it jumps (not in a sequence), the
+    foot it kicks with (either, where it names none) kicked out ahead for ``KICK_S``, both hands over the head
+    for ``ARMS_UP_S`` when it raises both arms over the head, backward when it says backward alone, without a
+    sequence (:func:`backs_away`), ahead when it says forward alone of a body going somewhere, not turning,
+    sideways nor staying (:func:`goes_ahead`), turning as far as it says
+    (:func:`~motionlcm_core.caption_match.turn_extent`: a circle, a side turn that is no full turn, turning
+    around); all that it says; None when it asks nothing of them.
     ``flags``: the prompt's :func:`~motionlcm_core.caption_match.direction_flags`, when known. ``whole``: the
     test of a whole window, of which a crop may be placed (:meth:`MotionBank.placement`), without the foot lifts,
-    stops and raised hands (a share of a long window says nothing of its parts: the jog of a warm-up routine)."""
+    stops, flight, kicks and raised hands (a share of a long window says nothing of its parts: the jog of a
+    warm-up routine)."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
     staying = names_staying(prompt)
@@ -707,6 +709,8 @@ def wanted_motion(prompt: str, flags: int | None = None,
         tests.append(lambda sides: sides[:, 6] >= RUN_LIFTS_PER_S)
     if not staying and names_running(prompt) and not names_sequence(prompt) and not whole:    # a run runs on
         tests.append(lambda sides: sides[:, 9] <= RUN_STOP_S)
+    if names_take_off(prompt) and not names_sequence(prompt) and not whole:     # both feet off the ground at once
+        tests.append(lambda sides: sides[:, 4] > AIRBORNE_FRAMES)
     kick = kicking_side(prompt)
     if kick is not None and not whole:                              # a foot kicked out ahead (the one it names)
         tests.append(lambda sides: _kicked(sides, kick) >= KICK_S)
@@ -739,6 +743,8 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
       long boxing or karate window, not its guard, footwork and weaving (which move the wrists as fast);
     - kicking: the longest time the foot it names (either, where it names none) is kicked out ahead, at least
       ``KICK_S`` — the kick of "stands, then kicks the right leg out", not its standing;
+    - a jump (both feet off the ground at once, not in a sequence): the longest flight, at least
+      ``AIRBORNE_FRAMES + 1`` frames — the jumps of "jump up and down, hop on one foot", not its hops;
     - another arm action done over and over (waves, claps): the wrists' greatest speed about the pelvis;
     - both arms raised over the head: the longest time both wrists are over the head, at least ``ARMS_UP_S``.
 
@@ -758,6 +764,8 @@ def placed_motion(prompt: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], 
     kick = kicking_side(prompt)
     if kick is not None:
         return (lambda sides: _kicked(sides, kick)), KICK_S
+    if names_take_off(prompt) and not names_sequence(prompt):
+        return (lambda sides: sides[:, 4]), AIRBORNE_FRAMES + 1
     if names_arm_action(prompt):
         return (lambda sides: sides[:, 7]), -np.inf
     if names_arms_up(prompt):

@@ -553,6 +553,26 @@ def test_a_kick_picks_crops_where_the_named_foot_kicks_out(shipped):
         assert kicks_right(crop)[0], (bank.captions[pick.caption], kicks_right(crop)[1])
 
 
+def test_a_jump_picks_crops_with_both_feet_off_the_ground(shipped):
+    """"Hops up and down on the spot" is a jump (both feet off at once), not a hop on one foot: the nearest caption
+    "jump up and down, hop on one foot" is placed on its jumps, and every seed's crop has both feet 15 cm up for
+    more than AIRBORNE_FRAMES. Of the bank's windows whose captions jump (not a bounce, a hop on one foot,
+    jumping jacks or skipping rope), every one but bounces has such a flight."""
+    from motionlcm_core.caption_match import names_take_off
+    from motionlcm_core.retrieval import AIRBORNE_FRAMES
+    assert names_take_off("she hops up and down on the spot") and names_take_off("a man leaps forward")
+    for grounded in ("hops on one foot", "does jumping jacks", "skips rope", "a cartwheel", "bounces a ball"):
+        assert not names_take_off(grounded), grounded
+    bank, prompt = shipped.bank, "she hops up and down on the spot"
+    text = shipped.text_encoder().encode([prompt]).cpu()
+    for seed in range(4):
+        pick = bank.choose(text, [60], seed, RetrievalConfig(), [prompt])[0]
+        assert float(bank._crop_sides(bank.placement(pick, prompt))[4]) > AIRBORNE_FRAMES, bank.captions[pick.caption]
+    sides = bank._window_sides()
+    flights = [float(sides[int(bank.window[i]), 4]) for i, c in enumerate(bank.captions) if names_take_off(c)]
+    assert len(flights) >= 40 and np.mean(np.array(flights) > AIRBORNE_FRAMES) >= 0.85
+
+
 def test_raising_both_arms_picks_crops_with_both_hands_over_the_head(shipped):
     """"Raises both arms above the head" reads as both wrists over the head (not one arm: "raises the right arm
     overhead", nor arms held up in front); the shipped bank's lookup gives crops where both are, for a while,
