@@ -145,6 +145,13 @@ _IN_PLACE = re.compile(rf"\b(in place|on the spot|in one place|on the same spot|
                        rf"{_NOT_BACK}(its|his|her|their) starting (spot|point|place|position))\b", re.I)
 _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
                        r"finish\w*|ends?|ending|stops?|halts?|once more|again)\b", re.I)
+#: Phrases of setting or time whose words would read as a sequence: "waits at a bus stop", "walks to the end of the
+#: hall", "tired after a long day", "before work", "turns around after hearing her name".
+_CONTEXT = re.compile(r"\b(bus|train|tram|truck|rest) stops?\b|\b(the|an?) end of (the|a|an|his|her|their) \w+|"
+                      r"\b(after|before) (a|an|his|her|their|the) (\w+ )?(day|shift|night|week|workout|game|meal|"
+                      r"meeting|lesson|party|race|match|show|performance)\b|"
+                      r"\b(after|before) (work|school|lunch|dinner|breakfast|class|practice|training)\b|"
+                      r"\b(after|upon|on) (hearing|seeing|noticing|spotting|getting|receiving|reading|being)\b", re.I)
 _RAISED = re.compile(r"\b(climb\w*|stair\w*|steps? (up|down|onto|on to|over)|up (the |a |some |\w+ )?steps|ladder|"
                      r"onto|on to|stool|stepstool|chair|bench|box|platform|ledge|hill|slope|ramp|uneven|terrain|"
                      r"bumpy|obstacle|playground|over (a|an|the|some) \w+)\b", re.I)
@@ -236,7 +243,7 @@ def names_arms_up(text: str) -> bool:
 def names_sequence(text: str) -> bool:
     """Whether ``text`` describes motions in sequence ("stands still, then runs off", "jogs a few strides and
     stops"), where what one part says about direction or staying is not said of the whole."""
-    return bool(_SEQUENCE.search(text))
+    return bool(_SEQUENCE.search(_CONTEXT.sub(" ", text)))
 
 
 def names_staying(text: str) -> int:

@@ -2,6 +2,7 @@
 (motionlcm_core.caption_match), on real train clips."""
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 import torch
@@ -186,6 +187,24 @@ def test_idioms_are_reworded_as_the_captions_word_them(shipped):
     vocabulary = frozenset().union(*bank.words)
     for pattern, replacement in REWORDINGS:
         assert content_words(replacement) <= vocabulary, (pattern, replacement)
+
+
+def test_a_setting_or_a_reason_is_no_sequence(shipped):
+    """"Stands still at a bus stop", "tired after a long day", "turns around after hearing her name": words of
+    setting and time that would read as a sequence ("stops", "after") leave the prompt one action, so what it says
+    of staying or direction holds for the whole motion; the shipped bank's captions read as before."""
+    from motionlcm_core.caption_match import names_sequence, names_staying
+    for one in ("a woman stands still at a bus stop, waiting for her ride", "an old man walks slowly, tired after a "
+                "long day", "a woman turns around after hearing her name called", "he walks to the end of the hall",
+                "she sits down on a chair before dinner"):
+        assert not names_sequence(one), one
+    for sequence in ("a person jogs and stops", "walks forward and turns left at the end", "turns, then walks",
+                     "a person runs forward quickly and comes to a sudden stop", "waves after jumping"):
+        assert names_sequence(sequence), sequence
+    assert names_staying("a woman stands still at a bus stop, waiting for her ride") == 2
+    words = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|finish\w*|"
+                       r"ends?|ending|stops?|halts?|once more|again)\b", re.I)       # the rule without the settings
+    assert all(bool(words.search(c)) == names_sequence(c) for c in shipped.bank.captions)
 
 
 def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips(shipped):
