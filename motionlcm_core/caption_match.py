@@ -15,8 +15,8 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "REWORDINGS", "clause_centre", "clauses",
-           "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
+__all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "POSTURES", "REWORDINGS", "clause_centre",
+           "clauses", "conflicts", "content_words", "direction_flags", "indexed_overlap", "inverse_document_frequency",
            "key_words", "kicking_side", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
            "names_sideways", "names_staying", "names_striking", "names_take_off", "names_travel", "names_turning",
@@ -56,7 +56,13 @@ _LIMB_PHRASE = re.compile(rf"\b(left|right) {_BETWEEN}({_ARM}|{_LEG})\b", re.I)
 _FACING = re.compile(r"\b(fac\w*|look\w*|gaz\w*|eyes) (\w+ )?(forwards?|ahead|front)\b", re.I)
 
 
-_PAIRS = DIRECTIONS + LIMB_SIDES + GAITS + PACES
+#: Postures: "stands still" is not "stays motionless in a seated riding pose" (standing up is a change, not a
+#: posture: "stands up from the chair" names sitting only).
+POSTURES: tuple[tuple[str, str], ...] = (
+    (r"\b(stand|stands|standing|stood)\b(?! (back )?up\b)",
+     r"\b(sit|sits|sitting|sat|seated|kneel\w*|knelt|lying|lies|lay|lays)\b"),
+)
+_PAIRS = DIRECTIONS + LIMB_SIDES + GAITS + PACES + POSTURES
 
 #: Words and idioms for a motion that the bank's captions word otherwise, and the wording they use (checked: the
 #: replacement's content words are in the captions). A pooled embedding of "backs up" is nearer to climbing up
@@ -342,8 +348,8 @@ def names_height_change(text: str) -> int:
 
 def direction_flags(text: str) -> int:
     """Bit ``2k`` (``2k+1``): the text names the first (second) side of pair ``k`` of ``DIRECTIONS +
-    LIMB_SIDES + GAITS + PACES`` (movement directions read without the limb phrases, nor where the body faces: "walks
-    backward, facing forward" moves backward)."""
+    LIMB_SIDES + GAITS + PACES + POSTURES`` (movement directions read without the limb phrases, nor where the
+    body faces: "walks backward, facing forward" moves backward)."""
     movement = _FACING.sub(" ", _LIMB_PHRASE.sub(" ", text))
     flags = 0
     for k, (a, b) in enumerate(_PAIRS):

@@ -160,6 +160,12 @@ def test_limb_sides_are_not_movement_directions():
     quick = direction_flags("someone walks forward quickly")
     assert conflicts(quick, torch.tensor([direction_flags("a person walks forward slowly.")])).item()
     assert not conflicts(quick, torch.tensor([direction_flags("walks slowly, then speeds up to a fast walk")])).item()
+    # postures: standing still is not staying still seated; standing up names the sitting it starts from
+    stand = direction_flags("a person stands motionless")
+    assert conflicts(stand, torch.tensor([direction_flags("someone stays motionless in a seated riding pose")])).item()
+    assert not conflicts(stand, torch.tensor([direction_flags("someone sits down, then stands still")])).item()
+    up = direction_flags("a person stands up from a chair")
+    assert not conflicts(up, torch.tensor([direction_flags("a seated person gets up")])).item()
 
 
 def test_idioms_are_reworded_as_the_captions_word_them(shipped):
@@ -290,6 +296,17 @@ def test_the_seed_draws_near_ties_and_keeps_clear_winners():
     assert set(drawn) == {0, 1}                  # the near tie is drawn both ways, the far caption never
     assert {bank.retrieve(query, [60], s, RetrievalConfig(top_k=3, temperature=0.0))[1][0] for s in range(40)} \
         == {0, 1, 2}
+
+
+def test_a_still_prompt_keeps_its_exemplar_close():
+    """A prompt to stand still starts at sure_t whatever its pick's words (the student would add motion at
+    start_t: body speed 0.17 m/s on a pick that moves 0.01); another loose match starts at start_t."""
+    bank = MotionBank.__new__(MotionBank)
+    bank.words, bank.idf = [frozenset({"jump"})], {"jump": 1.0}
+    cfg = RetrievalConfig()
+    pick = type("P", (), {"caption": 0})()
+    assert bank.starts([pick], ["a woman stands motionless in a relaxed pose"], cfg) == [cfg.sure_t]
+    assert bank.starts([pick], ["a woman walks in a relaxed way"], cfg) == [cfg.start_t]
 
 
 def test_later_steps_polish_at_low_noise():
