@@ -20,7 +20,7 @@ __all__ = ["DIRECTIONS", "GAITS", "IDF_CAP", "LIMB_SIDES", "PACES", "POSTURES", 
            "key_words", "kicking_side", "matched_clause", "names_arm_action", "names_arms_up", "names_circling",
            "names_height_change", "names_jump", "names_raised_ground", "names_running", "names_sequence",
            "names_sideways", "names_staying", "names_striking", "names_take_off", "names_travel", "names_turning",
-           "plain_wording", "turn_extent", "word_index", "word_overlap"]
+           "plain_wording", "turn_extent", "walking_pace", "word_index", "word_overlap"]
 
 #: Opposite directions a sentence embedding hardly tells apart ("turns left" and "turns right" are nearly the
 #: same vector); a caption naming the opposite of the prompt's direction is not retrieved. Movement directions
@@ -84,7 +84,7 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     (r"\b(with )?no (movement|motion)\b|\bwithout (any )?(movement|motion)\b", "without moving"),
     (r"\b(idle|idles|idling|idly|stationary|immobile|frozen in place|like a statue|statue-like)\b", "still"),
     # gaits
-    (r"\b(dash|dashes|dashed|dashing|bolt|bolts|bolted|bolting|race|races|raced|racing|hurtl\w*|"
+    (r"\b(dash|dashes|dashed|dashing|bolt|bolts|bolted|bolting|races|raced|hurtl\w*|"
      r"scurr\w*|scamper\w*)\b", "runs"),
     (r"\b(trot|trots|trotted|trotting|lope|lopes|loped|loping)\b", "jogs"),
     (r"\b(amble|ambles|ambled|ambling|saunter\w*|mosey\w*|meander\w*|trudg\w*|plod\w*|shambl\w*|dawdl\w*|"
@@ -223,6 +223,16 @@ def names_striking(text: str) -> bool:
 
 
 _KICKING = re.compile(r"\bkick(s|ed|ing)?\b(?! (back|off|up dust|the habit))", re.I)
+
+
+def walking_pace(text: str) -> int:
+    """The pace ``text`` asks of a walk: 1 slow, -1 quick, 0 none, both, not a walk, or a sequence (whose parts
+    may go at other paces)."""
+    k = len(DIRECTIONS) + len(LIMB_SIDES)                            # GAITS, then PACES
+    flags = direction_flags(text)
+    if flags >> 2 * k & 3 != 1 or names_sequence(text):              # walking alone
+        return 0
+    return {1: 1, 2: -1}.get(flags >> 2 * (k + 1) & 3, 0)
 
 
 def kicking_side(text: str) -> int | None:

@@ -309,6 +309,32 @@ def test_a_still_prompt_keeps_its_exemplar_close():
     assert bank.starts([pick], ["a woman walks in a relaxed way"], cfg) == [cfg.start_t]
 
 
+def test_a_walks_pace_is_checked_and_kept(shipped):
+    """A slow (brisk) walk wants a crop whose joints move slower than SLOW_WALK (faster than QUICK_WALK), set on
+    the shipped bank's walks: most captions of slow and quick walks pass; and a pick whose caption names the
+    prompt's direction, gait and pace is kept close (sure_t), as the student speeds a slow walk up."""
+    from motionlcm_core.caption_match import walking_pace
+    from motionlcm_core.retrieval import QUICK_WALK, SLOW_WALK, wanted_motion
+    assert walking_pace("slow, unhurried walk in a straight line") == 1 and walking_pace("walks briskly") == -1
+    assert walking_pace("runs slowly") == 0 and walking_pace("walks slowly, then quickly") == 0
+    slow = wanted_motion("an old man walks slowly, tired after a long day")
+    assert slow(torch.tensor([[0.0, 0.0, 3.0, 0.0, 0.0, 0.9] + [0.0] * 7,
+                              [0.0, 0.0, 3.0, 0.0, 0.0, 1.3] + [0.0] * 7])).tolist() == [True, False]
+    bank = shipped.bank
+    sides = bank._window_sides()
+    for pace, least in ((1, 0.7), (-1, 0.8)):
+        speed = np.array([float(sides[int(bank.window[i]), 5]) for i, c in enumerate(bank.captions)
+                          if walking_pace(c) == pace])
+        held = speed <= SLOW_WALK if pace > 0 else speed >= QUICK_WALK
+        assert len(speed) >= 40 and held.mean() >= least, (pace, len(speed), held.mean())
+    prompt = "an old man walks slowly straight ahead through the park"
+    text = shipped.text_encoder().encode([prompt]).cpu()
+    picks = [bank.choose(text, [80], seed, RetrievalConfig(), [prompt])[0] for seed in range(4)]
+    cfg = RetrievalConfig()
+    assert bank.starts(picks, [prompt] * 4, cfg) == [cfg.sure_t] * 4
+    assert bank.starts(picks, [prompt] * 4, RetrievalConfig(sure_flags=False)) != [cfg.sure_t] * 4
+
+
 def test_later_steps_polish_at_low_noise():
     assert retrieval_timesteps(299, 1) == (299,)
     assert retrieval_timesteps(299, 2) == (299, 19)
