@@ -302,7 +302,7 @@ def test_a_still_prompt_keeps_its_exemplar_close():
     """A prompt to stand still starts at sure_t whatever its pick's words (the student would add motion at
     start_t: body speed 0.17 m/s on a pick that moves 0.01); another loose match starts at start_t."""
     bank = MotionBank.__new__(MotionBank)
-    bank.words, bank.idf = [frozenset({"jump"})], {"jump": 1.0}
+    bank.words, bank.idf, bank.captions, bank._flags = [frozenset({"jump"})], {"jump": 1.0}, ["someone jumps"], None
     cfg = RetrievalConfig()
     pick = type("P", (), {"caption": 0})()
     assert bank.starts([pick], ["a woman stands motionless in a relaxed pose"], cfg) == [cfg.sure_t]
