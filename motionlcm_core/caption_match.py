@@ -341,7 +341,10 @@ _OBJECT = r"(a|an|the|his|her|their|some|\w+) "
 _DOWN = re.compile(r"\b(sits?|sitting|sat) (back )?down\b|\b(sits?|sitting|sat) (on|onto|on to|in|into) " + _OBJECT
                    + r"|\btakes? a seat\b|\bseats? (himself|herself|themselves)\b|"
                    r"\b(lowers?|lowering|lowered) (himself|herself|themselves|oneself|(the|his|her|their) body)\b|"
-                   r"\b(kneels?|kneeling|knelt) down\b|\b(lies?|lying|lay) down\b", re.I)
+                   r"\b(kneels?|kneeling|knelt) down\b|\b(lies?|lying|lay) down\b|"
+                   r"\b(lowers?|lowering|lowered|settles?|settling|settled|sinks?|sinking|sank|drops?|dropping|"
+                   r"dropped) (\w+ )?(down )?(onto|on to|into|in|on) (a|an|the|his|her|their) (\w+ )?"
+                   r"(chair|seat|stool|bench|sofa|couch|armchair)\b", re.I)
 _UP = re.compile(r"\b(stands?|standing|stood) (back )?up\b|\b(gets?|getting|got) (back )?up\b|"
                  r"\b(rises?|rising|rose) (from|up|out)\b|\bgets? to (his|her|their) feet\b", re.I)
 

@@ -446,6 +446,9 @@ def test_sitting_down_and_standing_up_place_the_crop_where_the_pelvis_goes_that_
     from motionlcm_core.data import load_cmu_clips
     from motionlcm_core.retrieval import Pick, ends_lower_or_higher, wanted_motion
     assert names_height_change("a person lowers themselves onto a chair and stays seated") == -1
+    assert names_height_change("character lowers slowly onto a chair, hands on knees") == -1
+    assert names_height_change("she settles into the armchair") == -1
+    assert names_height_change("he drops the box onto a chair") == 0                 # the box goes down
     assert names_height_change("someone takes a seat on a stool") == -1
     assert names_height_change("a person sits down") == -1
     assert names_height_change("a seated person gets up from a chair and stands") == 1
