@@ -217,6 +217,7 @@ def test_how_far_a_turn_goes_follows_the_words_and_the_real_clips(shipped):
     from motionlcm_core.caption_match import plain_wording, turn_extent
     assert turn_extent("a person makes a right turn") == (30.0, 150.0)        # a right angle, not a full turn
     assert turn_extent("someone walks in a big circle") == (270.0, np.inf)
+    assert turn_extent("a man walks around in a full circle") == (330.0, np.inf)
     for wide in ("spins to the left", "walks in a half circle", "a person turns around twice",
                  "a person stands in place, wiping a window in circles", "walks forward, then turns left",
                  "walks forward, turns around and walks back"):         # a walk there and back may turn again
