@@ -315,8 +315,9 @@ def turn_extent(text: str) -> tuple[float, float]:
     angle, not a full turn), 120–240 for turning around as the one thing it does (not in a walk there and back,
     which may turn again, nor a spin of several turns), else any (0, inf); any for a sequence
     (:func:`names_sequence`), whose other parts may turn too. Of the bank's captions, the real windows of 124 of
-    136 side turns and 14 of 22 circles turn that far (the rest: "veers slightly", a walk in a loop then sitting down); its turning around
-    comes in walks there and back, which the crop check places (:func:`~motionlcm_core.retrieval.wanted_motion`).
+    136 side turns and 14 of 22 circles turn that far (the rest: "veers slightly", a walk in a loop then
+    sitting down); its turning around comes in walks there and back, which the crop check places
+    (:func:`~motionlcm_core.retrieval.wanted_motion`).
     Was tried without the one-thing condition in sessions 12 and 13: the val judge fell (R@3 0.839 → 0.820), its
     captions "walks two meters, turns around, and walks back" turning twice."""
     if names_sequence(text):
