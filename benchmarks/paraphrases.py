@@ -2,7 +2,7 @@
 type it, not as the probes (or the training captions) word it?
 
     .venv/bin/python benchmarks/paraphrases.py [--steps 1] [--seeds 0 1 2 3] [--retrieval JSON] [--list]
-                                               [--set two|third|fourth|fifth|blind|blind2]
+                                               [--set two|third|fourth|fifth|blind|blind2|blind3]
 
 Each family of ``../shared/probes`` is asked for in two wordings of our own (written before looking at how
 the model does on them; none is tuned afterwards), and the probe's own kinematic test and plausibility
@@ -164,6 +164,9 @@ BLIND = Path(__file__).resolve().with_name("blind_wordings.json")
 #: Four more per family (short, an animator's, colloquial, with incidental context), written in session 14 the same
 #: way by another helper session before any change of that session; run at its start and end only.
 BLIND2 = Path(__file__).resolve().with_name("blind2_wordings.json")
+#: Three more per family (a game developer's note, "is …-ing", with manner words), written in session 14 by a third
+#: helper session, before that session's changes were measured on it; run only at the end, on the old and new code.
+BLIND3 = Path(__file__).resolve().with_name("blind3_wordings.json")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -172,9 +175,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--retrieval", default="{}", help="RetrievalConfig fields as JSON")
     parser.add_argument("--list", action="store_true", help="print the failing wordings")
-    parser.add_argument("--set", choices=("two", "third", "fourth", "fifth", "blind", "blind2"), default="two",
+    parser.add_argument("--set", default="two",
+                        choices=("two", "third", "fourth", "fifth", "blind", "blind2", "blind3"),
                         help="the two wordings per family (default), the third, fourth or fifth, written later, or "
-                             "the three of blind_wordings.json or the four of blind2_wordings.json")
+                             "the blind sets: blind_wordings.json (3), blind2_ (4), blind3_ (3 per family)")
     args = parser.parse_args(argv)
     probes_dir = Path(__file__).resolve().parents[2] / "shared" / "probes"
     sys.path.insert(0, str(probes_dir))
@@ -191,8 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     retrieval = RetrievalConfig(**json.loads(args.retrieval))
     passed, failing = 0, []
     later = {"third": THIRD, "fourth": FOURTH, "fifth": FIFTH}
-    if args.set in ("blind", "blind2"):
-        path = BLIND if args.set == "blind" else BLIND2
+    if args.set in ("blind", "blind2", "blind3"):
+        path = {"blind": BLIND, "blind2": BLIND2, "blind3": BLIND3}[args.set]
         sets = {name: tuple(w) for name, w in json.loads(path.read_text()).items()}
     else:
         sets = WORDINGS if args.set == "two" else {name: (prompt,) for name, prompt in later[args.set].items()}
