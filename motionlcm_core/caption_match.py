@@ -122,13 +122,17 @@ REWORDINGS: tuple[tuple[str, str], ...] = (
     (r"\bboot(s|ed|ing)?(?= (it|the|a|an|something|his|her|their)\b)", "kicks"),     # the verb, not the footwear
 )
 _REWORDINGS = tuple((re.compile(a, re.I), b) for a, b in REWORDINGS)
+#: A leading label of a few words and a colon, as an animation list names its clips ("locomotion: a man walks",
+#: "stairs ascend: character climbs up a flight of steps"): the sentence after it says what the body does.
+_LABEL = re.compile(r"^\s*[\w'/ -]{1,40}:\s*(?=\S+\s+\S+)")
 
 
 @functools.lru_cache(maxsize=1024)
 def plain_wording(prompt: str) -> str:
     """``prompt`` with the words and idioms of :data:`REWORDINGS` put as the bank's captions put them ("a person
-    backs up" → "a person walks backward"; "someone does not move" → "someone stays still")."""
-    out = prompt
+    backs up" → "a person walks backward"; "someone does not move" → "someone stays still"), without a leading
+    label ("exercise: deep squat, down and back up" → "deep squat, down and back up")."""
+    out = _LABEL.sub("", prompt)
     for pattern, replacement in _REWORDINGS:
         out = pattern.sub(replacement, out)
     return out
@@ -144,9 +148,11 @@ def names_sideways(text: str) -> bool:
 
 _STILL = re.compile(r"\b((stand|stands|standing|stood|stay|stays|staying|hold|holds|holding|keep|keeps|remain|"
                     r"remains|remaining) (completely |perfectly |very |quite )?still|motionless|stationary|unmoving|"
-                    r"without (moving|walking|travel\w*)|stays? put)\b", re.I)
+                    r"without (moving|walking|travel\w*)(?! (forward|forwards|ahead|anywhere|away|off|around|"
+                    r"about|from))|stays? put)\b", re.I)
 _NOT_BACK = r"(?<!back to )(?<!returns to )(?<!return to )"       # landing where one started, not coming back
 _IN_PLACE = re.compile(rf"\b(in place|on the spot|in one place|on the same spot|(in|on|at) the same (spot|place)|"
+                       rf"without (moving|walking|going|travel\w*|getting) (forward|forwards|ahead|anywhere|away|off)|"
                        rf"{_NOT_BACK}where (he|she|they|it) (started|began|stood|was|were)|"
                        rf"{_NOT_BACK}(its|his|her|their) starting (spot|point|place|position))\b", re.I)
 _SEQUENCE = re.compile(r"\b(then|before|after|afterwards|finally|until|followed|starts?|starting|begins?|"
