@@ -162,6 +162,8 @@ class MotionBank:
         self.store = store if self.sources is not None else None
         self._sides: torch.Tensor | None = None                       # (W, 13) of _window_sides, on first use
         self._loops: dict[int, bool] = {}                             # clip -> cyclic, of the clips checked
+        self._placements: dict[tuple, Placement] = {}                 # (pick fields, prompt) -> placement
+        self._crops: dict[Placement, torch.Tensor] = {}               # placement -> its (13,) sides
         self._unmirrored = ({tuple(r[:3]): w for w, r in enumerate(self.sources.tolist()) if not r[3]}
                             if self.sources is not None else {})
 
@@ -372,9 +374,17 @@ class MotionBank:
         return self._placed_sides([placed])[0]
 
     def _placed_sides(self, placed: Sequence["Placement"]) -> torch.Tensor:
-        """``(K, 13)``: :meth:`_crop_sides` of each of ``placed``, at once."""
-        return self._sides_of(np.array([p.clip for p in placed]), np.array([p.start for p in placed]),
-                              np.array([p.length for p in placed]), np.array([p.mirrored for p in placed]))
+        """``(K, 13)``: :meth:`_crop_sides` of each of ``placed``, those not seen before at once (remembered, the
+        last 4096: a regenerated prompt checks the same crops)."""
+        todo = list(dict.fromkeys(p for p in placed if p not in self._crops))
+        if todo:
+            rows = self._sides_of(np.array([p.clip for p in todo]), np.array([p.start for p in todo]),
+                                  np.array([p.length for p in todo]), np.array([p.mirrored for p in todo]))
+            for p, row in zip(todo, rows):
+                if len(self._crops) >= 4096:
+                    self._crops.pop(next(iter(self._crops)))
+                self._crops[p] = row
+        return torch.stack([self._crops[p] for p in placed])
 
     def _sides_of(self, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray | int,
                   mirrored: np.ndarray | bool) -> torch.Tensor:
@@ -473,6 +483,17 @@ class MotionBank:
 
     # ------------------------------------------------------------------ exemplars
     def placement(self, pick: Pick, prompt: str | None = None) -> "Placement":
+        """:meth:`_place`, remembered (the last 4096): the lookup places each candidate it checks, the exemplar
+        its pick again, and a regenerated prompt the same candidates."""
+        key = (pick.caption, pick.window, pick.bucket, pick.length, prompt)
+        placed = self._placements.get(key)
+        if placed is None:
+            if len(self._placements) >= 4096:
+                self._placements.pop(next(iter(self._placements)))
+            placed = self._placements[key] = self._place(pick, prompt)
+        return placed
+
+    def _place(self, pick: Pick, prompt: str | None = None) -> "Placement":
         """Where in its clip ``pick``'s exemplar of ``L = pick.length`` frames lies (the bank must have an
         exemplar store): the window's centre crop, whose latents the bank holds; or, given the ``prompt``:
 

@@ -2,6 +2,7 @@
 (motionlcm_core.caption_match), on real train clips."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import numpy as np
 import pytest
@@ -720,6 +721,21 @@ def test_a_prompt_without_a_jump_prefers_crops_that_keep_a_foot_down(pipe):
     pick = bank.choose(query, [40], 0, one, ["someone bends the knees"])[0]
     assert bank._crop_sides(bank.placement(pick, "someone bends the knees"))[4] <= AIRBORNE_FRAMES
     assert isinstance(pick, Pick)
+
+
+def test_placements_and_crop_figures_are_remembered_as_computed(shipped):
+    """A placement and its crop's figures are remembered (a regenerated prompt checks the same crops): the
+    remembered ones are those computed afresh."""
+    from motionlcm_core.retrieval import Pick
+    bank, prompt = shipped.bank, "a person kicks with the right foot"
+    text = shipped.text_encoder().encode([prompt]).cpu()
+    pick = bank.choose(text, [80], 0, RetrievalConfig(), [prompt])[0]
+    placed = bank.placement(pick, prompt)
+    assert bank.placement(Pick(*dataclasses.astuple(pick)), prompt) is placed
+    assert bank._place(pick, prompt) == placed
+    fresh = bank._sides_of(np.array([placed.clip]), np.array([placed.start]), placed.length,
+                           np.array([placed.mirrored]))
+    torch.testing.assert_close(bank._placed_sides([placed, placed]), torch.cat([fresh, fresh]))
 
 
 def test_the_indexed_word_score_is_the_plain_one():
