@@ -131,8 +131,14 @@ _LABEL = re.compile(r"^\s*[\w'/ -]{1,40}:\s*(?=\S+\s+\S+)")
 def plain_wording(prompt: str) -> str:
     """``prompt`` with the words and idioms of :data:`REWORDINGS` put as the bank's captions put them ("a person
     backs up" → "a person walks backward"; "someone does not move" → "someone stays still"), without a leading
-    label ("exercise: deep squat, down and back up" → "deep squat, down and back up")."""
-    out = _LABEL.sub("", prompt)
+    label ("exercise: deep squat, down and back up" → "deep squat, down and back up"; one that names a pace,
+    direction, gait or posture the sentence does not is kept before it: "slow walk cycle, character strolls …")."""
+    label = _LABEL.match(prompt)
+    out = prompt
+    if label is not None:              # left out, unless it names a direction, gait, pace or posture the rest does not
+        rest = prompt[label.end():]
+        named = direction_flags(label.group(0))
+        out = rest if named & direction_flags(rest) == named else label.group(0).rstrip()[:-1] + ", " + rest
     for pattern, replacement in _REWORDINGS:
         out = pattern.sub(replacement, out)
     return out

@@ -191,6 +191,7 @@ def test_idioms_are_reworded_as_the_captions_word_them(shipped):
     assert plain_wording("dude booking it down the street") == "dude runs down the street"
     assert plain_wording("exercise: deep squat, down and back up") == "deep squat, down and back up"   # a label
     assert plain_wording("emote: dance") == "emote: dance"                         # nothing would be left: kept
+    assert plain_wording("slow walk cycle: character strolls forward") == "slow walk cycle, character strolls forward"
     assert names_staying(plain_wording("a man is jogging in place without moving forward")) == 1    # not still
     assert names_staying("guy running without going anywhere") == 1
     # every rewording is worded as the shipped bank's captions word it (else it adds nothing to the match)
