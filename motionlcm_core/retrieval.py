@@ -26,6 +26,7 @@ from .caption_match import (DIRECTIONS, clause_centre, conflicts, content_words,
                             names_take_off, names_travel, names_turning, turn_extent, walking_pace, word_index,
                             word_overlap)
 from .exemplars import Exemplar, ExemplarStore
+from .geometry import unit
 from .motion.body import body_forward
 from .motion.cycles import extend_cycles, loop_period
 from .motion.quaternion import qrot, yaw_quat
@@ -381,9 +382,7 @@ class MotionBank:
             rows = self._sides_of(np.array([p.clip for p in todo]), np.array([p.start for p in todo]),
                                   np.array([p.length for p in todo]), np.array([p.mirrored for p in todo]))
             for p, row in zip(todo, rows):
-                if len(self._crops) >= 4096:
-                    self._crops.pop(next(iter(self._crops)))
-                self._crops[p] = row
+                _remember(self._crops, p, row, 4096)
         return torch.stack([self._crops[p] for p in placed])
 
     def _sides_of(self, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray | int,
@@ -463,11 +462,11 @@ class MotionBank:
             about = local[:, list(WRISTS)].astype(np.float64) - local[:, :1]          # (F, 2, 3) about the pelvis
             up = local[:, list(WRISTS), 1].min(-1) > local[:, HEAD, 1]               # (F,) both hands up
             facing = body_forward(local.astype(np.float64))                            # (F, 3)
-            ahead = (about[..., [0, 2]] * _unit(facing[:, None, [0, 2]])).sum(-1)    # (F, 2) wrists before the pelvis
+            ahead = (about[..., [0, 2]] * unit(facing[:, None, [0, 2]])).sum(-1)    # (F, 2) wrists before the pelvis
             out = np.zeros_like(ahead, dtype=bool)                                     # (F, 2) a fist shooting out
             out[1:] = (ahead[1:] >= STRIKE_REACH) & (np.diff(ahead, axis=0) * FPS >= STRIKE_SPEED)
             ankles = local[:, list(ANKLES)].astype(np.float64)                        # (F, 2, 3) left, right
-            kicked = (((ankles[..., [0, 2]] - local[:, None, 0, [0, 2]]) * _unit(facing[:, None, [0, 2]])).sum(-1)
+            kicked = (((ankles[..., [0, 2]] - local[:, None, 0, [0, 2]]) * unit(facing[:, None, [0, 2]])).sum(-1)
                       >= KICK_REACH) & (feet - lower[:, None] >= KICK_HEIGHT)        # (F, 2) a foot kicked out
             self._tables = (since_clip_start(np.linalg.norm(world[1:] - world[:-1], axis=-1).mean(-1)), lower,
                             since_clip_start((lifted[1:] & ~lifted[:-1]).sum(-1)),
@@ -487,11 +486,7 @@ class MotionBank:
         its pick again, and a regenerated prompt the same candidates."""
         key = (pick.caption, pick.window, pick.bucket, pick.length, prompt)
         placed = self._placements.get(key)
-        if placed is None:
-            if len(self._placements) >= 4096:
-                self._placements.pop(next(iter(self._placements)))
-            placed = self._placements[key] = self._place(pick, prompt)
-        return placed
+        return placed if placed is not None else _remember(self._placements, key, self._place(pick, prompt), 4096)
 
     def _place(self, pick: Pick, prompt: str | None = None) -> "Placement":
         """Where in its clip ``pick``'s exemplar of ``L = pick.length`` frames lies (the bank must have an
@@ -616,9 +611,7 @@ class MotionBank:
         return out
 
     def _cache(self, key: tuple, exemplar: Exemplar) -> None:
-        if len(self._encoded) >= 64:
-            self._encoded.pop(next(iter(self._encoded)))
-        self._encoded[key] = exemplar
+        _remember(self._encoded, key, exemplar, 64)
 
     def _crop_joints(self, clip: int, start: int, n: int, straight: bool) -> np.ndarray:
         """``(n + 1, 22, 3)`` joints of the crop :meth:`_encoded_crop` encodes."""
@@ -690,9 +683,12 @@ class Placement:
     bank: bool
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    """``v (..., D)`` scaled to unit length (zero stays zero)."""
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+def _remember(memo: dict, key, value, limit: int):
+    """``value`` put under ``key`` in ``memo``, its oldest entry dropped once ``limit`` are held; returned."""
+    if len(memo) >= limit:
+        memo.pop(next(iter(memo)))
+    memo[key] = value
+    return value
 
 
 def _wrapped(angle: np.ndarray, period: float) -> np.ndarray:
