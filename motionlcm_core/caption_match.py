@@ -242,9 +242,9 @@ def walking_pace(text: str) -> int:
     may go at other paces)."""
     k = len(DIRECTIONS) + len(LIMB_SIDES)                            # GAITS, then PACES
     flags = direction_flags(text)
-    if flags >> 2 * k & 3 != 1 or names_sequence(text):              # walking alone
+    if _side(flags, k) != 1 or names_sequence(text):                  # walking alone
         return 0
-    return {1: 1, 2: -1}.get(flags >> 2 * (k + 1) & 3, 0)
+    return _side(flags, k + 1)
 
 
 def kicking_side(text: str) -> int | None:
@@ -252,9 +252,13 @@ def kicking_side(text: str) -> int | None:
     when it names no kick ("kicks back and relaxes" is none)."""
     if not _KICKING.search(text):
         return None
-    k = 2 * (len(DIRECTIONS) + 1)                               # the legs' pair of LIMB_SIDES
-    flags = direction_flags(text) >> k & 3
-    return {1: 1, 2: -1}.get(flags, 0)
+    return _side(direction_flags(text), len(DIRECTIONS) + 1)       # the legs' pair of LIMB_SIDES
+
+
+def _side(flags: int, k: int) -> int:
+    """Of :func:`direction_flags` ``flags``, which side of pair ``k`` is named alone: 1 the first, -1 the
+    second, 0 neither or both."""
+    return {1: 1, 2: -1}.get(flags >> 2 * k & 3, 0)
 
 
 _OVER_HEAD = r"(over|above|overhead|high|skyward|in the air|to the sky|up high|straight up|up over|up above)"

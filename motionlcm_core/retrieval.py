@@ -726,25 +726,25 @@ def wanted_motion(prompt: str, flags: int | None = None,
     warm-up routine)."""
     flags = direction_flags(prompt) if flags is None else flags
     tests = []
-    staying = names_staying(prompt)
+    staying, sequence = names_staying(prompt), names_sequence(prompt)
     if bool(flags & 1) != bool(flags & 2):
         sign, sideways, turning = (1.0 if flags & 1 else -1.0), names_sideways(prompt), names_turning(prompt)
         tests.append(lambda sides: moves_that_way(sides, sign, sideways, turning and not sideways))
-    if flags & 8 and not flags & 4 and not names_sequence(prompt):       # backward alone (DIRECTIONS pair 1)
+    if flags & 8 and not flags & 4 and not sequence:       # backward alone (DIRECTIONS pair 1)
         tests.append(backs_away)
-    if (flags & 4 and not flags & 8 and not flags & 3 and names_travel(prompt) and not names_sequence(prompt)
+    if (flags & 4 and not flags & 8 and not flags & 3 and names_travel(prompt) and not sequence
             and not names_turning(prompt) and not names_sideways(prompt) and not staying):   # forward alone, going
         tests.append(goes_ahead)
     if staying:
         tests.append(lambda sides: stays_put(sides, keep_facing=staying == 2))
     if staying == 1 and names_running(prompt) and not whole:        # runs on the spot: the feet lift in turn
         tests.append(lambda sides: sides[:, 6] >= RUN_LIFTS_PER_S)
-    if not staying and names_running(prompt) and not names_sequence(prompt) and not whole:    # a run runs on
+    if not staying and names_running(prompt) and not sequence and not whole:    # a run runs on
         tests.append(lambda sides: sides[:, 9] <= RUN_STOP_S)
     pace = walking_pace(prompt)
     if pace:                                                        # a slow walk is slow, a brisk one brisk
         tests.append(lambda sides: sides[:, 5] <= SLOW_WALK if pace > 0 else sides[:, 5] >= QUICK_WALK)
-    if names_take_off(prompt) and not names_sequence(prompt) and not whole:     # both feet off the ground at once
+    if names_take_off(prompt) and not sequence and not whole:     # both feet off the ground at once
         tests.append(lambda sides: sides[:, 4] > AIRBORNE_FRAMES)
     kick = kicking_side(prompt)
     if kick is not None and not whole:                              # a foot kicked out ahead (the one it names)
